@@ -1,0 +1,36 @@
+# pilotage task runner. The two commands of the README:
+#   make demo   install everything, build the warehouse from demo data, serve Superset and Dagster
+#   make test   install everything, lint, run the whole test suite
+.DEFAULT_GOAL := help
+UV := .tools/bin/uv
+RUN := $(UV) run --frozen
+
+.PHONY: help install demo refresh test lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+install: ## install both pinned environments (pipeline and Superset)
+	@./scripts/install.sh
+
+demo: install ## demo data -> warehouse -> checks -> publish -> Superset :8088 and Dagster :3000
+	@$(RUN) pilotage demo
+
+refresh: install ## same as demo without starting the servers (for scripts and cron)
+	@$(RUN) pilotage demo --no-serve
+
+lint: install ## ruff and sqlfluff
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+	@$(RUN) pilotage dbt-parse --quiet
+	@$(RUN) sqlfluff lint dbt
+
+test: lint ## lint, then the whole test suite
+	@$(RUN) pytest
+
+format: install ## apply ruff formatting and sqlfluff fixes
+	@$(RUN) ruff format .
+	@$(RUN) sqlfluff fix dbt
+
+clean: ## remove generated data (extracts, warehouse, serving file, Dagster and Superset homes)
+	rm -rf data dbt/target

@@ -1,0 +1,45 @@
+"""dlt: one multi-asset per source system, keyed like the dbt sources that read it."""
+
+from __future__ import annotations
+
+from dagster import AssetExecutionContext, AssetKey, AssetSpec
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+from ingestion.pipeline import make_pipeline
+from ingestion.sources import crm_source, erp_source
+
+from dagster_project.resources import WAREHOUSE_POOL
+from pilotage.settings import Settings
+
+
+class PilotageDltTranslator(DagsterDltTranslator):
+    """Key each raw table ``[system, table]``, the key dagster-dbt gives the matching dbt source,
+    so the lineage runs from dlt through dbt without a gap."""
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
+        spec = super().get_asset_spec(data)
+        return spec.replace_attributes(
+            key=AssetKey([data.resource.source_name, data.resource.name]),
+            deps=[],
+            group_name="ingestion",
+        )
+
+
+def build_dlt_assets(settings: Settings) -> list:
+    assets = []
+    for system, source_fn in (("crm", crm_source), ("erp", erp_source)):
+        pipeline = make_pipeline(system, settings.warehouse_path, settings.dlt_pipelines_dir)
+
+        @dlt_assets(
+            dlt_source=source_fn(settings.landing_dir),
+            dlt_pipeline=pipeline,
+            name=f"load_{system}",
+            group_name="ingestion",
+            dagster_dlt_translator=PilotageDltTranslator(),
+            pool=WAREHOUSE_POOL,
+        )
+        def _load(context: AssetExecutionContext, dlt: DagsterDltResource):
+            yield from dlt.run(context=context)
+
+        assets.append(_load)
+    return assets

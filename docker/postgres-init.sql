@@ -1,0 +1,3 @@
+-- One server, one database per service's metadata.
+create database superset;
+create database dagster;

@@ -1,0 +1,369 @@
+"""The shapes of the CRM and ERP extract files: one declaration per extracted object.
+
+This module is the single source of truth for what lands in the landing folder. The demo generator
+writes these files, the dlt sources read them (with these column types and primary keys), and the
+tests compute expected KPIs from them. dbt's raw sources are these tables after dlt's snake_case
+naming (``OwnerId`` -> ``owner_id``).
+
+Landing layout: ``<landing>/<system>/<Object>/<Object>_<drop>.csv``, one folder per object, one file
+per drop. CSV files are UTF-8 with a header row, comma-delimited, ISO dates; CRM objects use
+Salesforce API names, ERP documents use the ERP export's snake_case names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+MONEY = pa.decimal128(18, 2)
+QTY = pa.decimal128(18, 3)
+TS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Extract:
+    """One extracted object: where its files land and how its rows are typed."""
+
+    system: str  # "crm" or "erp": the dlt source, and raw_<system> in the warehouse
+    object_name: str  # name in the source system and of its landing folder
+    table: str  # dlt resource and raw table name
+    primary_key: str
+    cursor: str  # last-modified column: newer versions of a row win
+    columns: dict[str, pa.DataType]
+
+    def folder(self, landing_dir: Path) -> Path:
+        return Path(landing_dir) / self.system / self.object_name
+
+    def files(self, landing_dir: Path) -> list[Path]:
+        """Extract files of this object, oldest drop first (names sort by drop)."""
+        return sorted(self.folder(landing_dir).glob(f"{self.object_name}_*.csv"))
+
+
+CRM_EXTRACTS: tuple[Extract, ...] = (
+    Extract(
+        "crm",
+        "UserRole",
+        "user_roles",
+        "Id",
+        "LastModifiedDate",
+        {
+            "Id": pa.string(),
+            "Name": pa.string(),
+            "ParentRoleId": pa.string(),  # teams point at their region; regions have none
+            "RollupDescription": pa.string(),  # "Region" or "Team"
+            "LastModifiedDate": TS,
+        },
+    ),
+    Extract(
+        "crm",
+        "User",
+        "users",
+        "Id",
+        "LastModifiedDate",
+        {
+            "Id": pa.string(),
+            "FirstName": pa.string(),
+            "LastName": pa.string(),
+            "Email": pa.string(),
+            "Title": pa.string(),  # "Account Executive", "Sales Manager", "Sales Director"
+            "UserRoleId": pa.string(),
+            "ManagerId": pa.string(),
+            "IsActive": pa.bool_(),
+            "HireDate__c": pa.date32(),
+            "CreatedDate": TS,
+            "LastModifiedDate": TS,
+        },
+    ),
+    Extract(
+        "crm",
+        "Account",
+        "accounts",
+        "Id",
+        "LastModifiedDate",
+        {
+            "Id": pa.string(),
+            "Name": pa.string(),
+            "AccountNumber": pa.string(),  # the ERP customer number
+            "Industry": pa.string(),
+            "BillingCity": pa.string(),
+            "BillingCountry": pa.string(),
+            "OwnerId": pa.string(),
+            "IsDeleted": pa.bool_(),
+            "CreatedDate": TS,
+            "LastModifiedDate": TS,
+        },
+    ),
+    Extract(
+        "crm",
+        "Opportunity",
+        "opportunities",
+        "Id",
+        "LastModifiedDate",
+        {
+            "Id": pa.string(),
+            "Name": pa.string(),
+            "AccountId": pa.string(),
+            "OwnerId": pa.string(),
+            "StageName": pa.string(),
+            "Amount": MONEY,
+            "Probability": pa.float64(),
+            "CloseDate": pa.date32(),
+            "IsClosed": pa.bool_(),
+            "IsWon": pa.bool_(),
+            "ForecastCategoryName": pa.string(),
+            "IsDeleted": pa.bool_(),
+            "CreatedDate": TS,
+            "LastModifiedDate": TS,
+        },
+    ),
+    Extract(
+        "crm",
+        "OpportunityHistory",
+        "opportunity_history",
+        "Id",
+        "CreatedDate",
+        {
+            "Id": pa.string(),
+            "OpportunityId": pa.string(),
+            "StageName": pa.string(),
+            "Amount": MONEY,
+            "Probability": pa.float64(),
+            "CloseDate": pa.date32(),
+            "CreatedDate": TS,  # when the opportunity entered this stage
+        },
+    ),
+    Extract(
+        "crm",
+        "Task",
+        "tasks",
+        "Id",
+        "LastModifiedDate",
+        {
+            "Id": pa.string(),
+            "OwnerId": pa.string(),
+            "WhatId": pa.string(),  # account or opportunity
+            "Subject": pa.string(),
+            "TaskSubtype": pa.string(),  # "Call" or "Email"
+            "Status": pa.string(),  # "Completed", "Open"
+            "ActivityDate": pa.date32(),
+            "CallDurationInSeconds": pa.int64(),
+            "IsDeleted": pa.bool_(),
+            "CreatedDate": TS,
+            "LastModifiedDate": TS,
+        },
+    ),
+    Extract(
+        "crm",
+        "Event",
+        "events",
+        "Id",
+        "LastModifiedDate",
+        {
+            "Id": pa.string(),
+            "OwnerId": pa.string(),
+            "WhatId": pa.string(),
+            "Subject": pa.string(),
+            "Type": pa.string(),  # "Meeting"
+            "StartDateTime": TS,
+            "EndDateTime": TS,
+            "ActivityDate": pa.date32(),
+            "DurationInMinutes": pa.int64(),
+            "Meeting_Status__c": pa.string(),  # "Held", "No-show", "Planned"
+            "IsDeleted": pa.bool_(),
+            "CreatedDate": TS,
+            "LastModifiedDate": TS,
+        },
+    ),
+    Extract(
+        "crm",
+        "Proposal__c",
+        "proposals",
+        "Id",
+        "LastModifiedDate",
+        {
+            "Id": pa.string(),
+            "Name": pa.string(),
+            "Opportunity__c": pa.string(),
+            "OwnerId": pa.string(),
+            "Status__c": pa.string(),  # "Sent", "Accepted", "Rejected"
+            "Sent_Date__c": pa.date32(),
+            "Amount__c": MONEY,
+            "IsDeleted": pa.bool_(),
+            "CreatedDate": TS,
+            "LastModifiedDate": TS,
+        },
+    ),
+    Extract(
+        "crm",
+        "Quote",
+        "quotes",
+        "Id",
+        "LastModifiedDate",
+        {
+            "Id": pa.string(),
+            "Name": pa.string(),
+            "OpportunityId": pa.string(),
+            "OwnerId": pa.string(),
+            "Status": pa.string(),  # "Presented", "Accepted", "Denied"
+            "TotalPrice": MONEY,
+            "ExpirationDate": pa.date32(),
+            "IsDeleted": pa.bool_(),
+            "CreatedDate": TS,
+            "LastModifiedDate": TS,
+        },
+    ),
+    Extract(
+        "crm",
+        "Contract",
+        "contracts",
+        "Id",
+        "LastModifiedDate",
+        {
+            "Id": pa.string(),
+            "ContractNumber": pa.string(),
+            "AccountId": pa.string(),
+            "Opportunity__c": pa.string(),
+            "OwnerId": pa.string(),
+            "Status": pa.string(),  # "Draft", "Activated"
+            "StartDate": pa.date32(),
+            "ContractTerm": pa.int64(),  # months
+            "CustomerSignedDate": pa.date32(),  # empty until signed
+            "IsDeleted": pa.bool_(),
+            "CreatedDate": TS,
+            "LastModifiedDate": TS,
+        },
+    ),
+    Extract(
+        "crm",
+        "Sales_Target__c",
+        "sales_targets",
+        "Id",
+        "LastModifiedDate",
+        {
+            "Id": pa.string(),
+            "OwnerId": pa.string(),  # the rep the target is for
+            "Metric__c": pa.string(),  # "revenue", "gross_margin", "meetings", "calls"
+            "Period_Start__c": pa.date32(),  # first day of the month
+            "Target_Value__c": MONEY,
+            "IsDeleted": pa.bool_(),
+            "CreatedDate": TS,
+            "LastModifiedDate": TS,
+        },
+    ),
+)
+
+ERP_EXTRACTS: tuple[Extract, ...] = (
+    Extract(
+        "erp",
+        "customers",
+        "customers",
+        "customer_id",
+        "updated_at",
+        {
+            "customer_id": pa.string(),
+            "customer_name": pa.string(),
+            "crm_account_number": pa.string(),  # Account.AccountNumber in the CRM
+            "country": pa.string(),
+            "city": pa.string(),
+            "created_at": TS,
+            "updated_at": TS,
+        },
+    ),
+    Extract(
+        "erp",
+        "products",
+        "products",
+        "product_id",
+        "updated_at",
+        {
+            "product_id": pa.string(),
+            "sku": pa.string(),
+            "product_name": pa.string(),
+            "category": pa.string(),
+            "unit_cost": MONEY,
+            "list_price": MONEY,
+            "currency": pa.string(),
+            "updated_at": TS,
+        },
+    ),
+    Extract(
+        "erp",
+        "sales_orders",
+        "sales_orders",
+        "order_id",
+        "updated_at",
+        {
+            "order_id": pa.string(),
+            "order_number": pa.string(),
+            "customer_id": pa.string(),
+            "crm_opportunity_id": pa.string(),
+            "salesperson_email": pa.string(),
+            "order_date": pa.date32(),
+            "status": pa.string(),  # "confirmed", "done", "cancel"
+            "currency": pa.string(),
+            "updated_at": TS,
+        },
+    ),
+    Extract(
+        "erp",
+        "sales_order_lines",
+        "sales_order_lines",
+        "order_line_id",
+        "updated_at",
+        {
+            "order_line_id": pa.string(),
+            "order_id": pa.string(),
+            "product_id": pa.string(),
+            "quantity": QTY,
+            "unit_price": MONEY,
+            "discount_pct": pa.float64(),
+            "updated_at": TS,
+        },
+    ),
+    Extract(
+        "erp",
+        "invoices",
+        "invoices",
+        "invoice_id",
+        "updated_at",
+        {
+            "invoice_id": pa.string(),
+            "invoice_number": pa.string(),
+            "move_type": pa.string(),  # "out_invoice" or "out_refund" (credit note)
+            "customer_id": pa.string(),
+            "order_id": pa.string(),
+            "reversed_invoice_id": pa.string(),  # the invoice a credit note reverses
+            "salesperson_email": pa.string(),
+            "invoice_date": pa.date32(),
+            "state": pa.string(),  # "posted" or "cancel"
+            "currency": pa.string(),
+            "updated_at": TS,
+        },
+    ),
+    Extract(
+        "erp",
+        "invoice_lines",
+        "invoice_lines",
+        "invoice_line_id",
+        "updated_at",
+        {
+            "invoice_line_id": pa.string(),
+            "invoice_id": pa.string(),
+            "product_id": pa.string(),
+            "quantity": QTY,  # positive on invoices and on credit notes
+            "unit_price": MONEY,
+            "discount_pct": pa.float64(),
+            "net_amount": MONEY,  # quantity x unit_price x (1 - discount_pct), rounded to cents
+            "unit_cost": MONEY,  # product cost when invoiced
+            "updated_at": TS,
+        },
+    ),
+)
+
+ALL_EXTRACTS: tuple[Extract, ...] = CRM_EXTRACTS + ERP_EXTRACTS
+
+
+def extracts_of(system: str) -> tuple[Extract, ...]:
+    return tuple(e for e in ALL_EXTRACTS if e.system == system)

@@ -1,0 +1,409 @@
+"""The `pilotage` command line: every step of the pipeline, and the whole demo in one command.
+
+Paths and the as-of date come from the environment (see .env.example and pilotage/settings.py);
+options override them for one command.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import click
+
+from pilotage.settings import (
+    DBT_PROJECT_DIR,
+    PROJECT_ROOT,
+    SERVED_SCHEMAS,
+    Settings,
+    load_settings,
+    parse_as_of,
+)
+
+log = logging.getLogger("pilotage")
+
+
+def _step(message: str) -> None:
+    click.secho(f"==> {message}", fg="cyan", bold=True)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _apply_options(as_of: str | None = None, data_dir: str | None = None) -> Settings:
+    """Options win over the environment; the result is exported for subprocesses (dbt, Dagster)."""
+    if data_dir:
+        os.environ["PILOTAGE_DATA_DIR"] = str(Path(data_dir).resolve())
+    if as_of:
+        try:
+            parse_as_of(as_of)
+        except ValueError as exc:
+            _fail(str(exc))
+        os.environ["PILOTAGE_AS_OF"] = as_of
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        _fail(str(exc))
+    os.environ["PILOTAGE_WAREHOUSE_PATH"] = str(settings.warehouse_path)
+    os.environ["PILOTAGE_SERVING_PATH"] = str(settings.serving_path)
+    os.environ["PILOTAGE_LANDING_DIR"] = str(settings.landing_dir)
+    os.environ["PILOTAGE_AS_OF"] = settings.as_of.isoformat()
+    os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home"))
+    return settings
+
+
+AS_OF = click.option(
+    "--as-of",
+    metavar="YYYY-MM-DD",
+    help="The day pacing is computed for ('today'). Default: $PILOTAGE_AS_OF, else today.",
+)
+DATA_DIR = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Folder for extracts, warehouse, serving file and service homes. "
+    "Default: $PILOTAGE_DATA_DIR, else ./data.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logs.")
+def main(verbose: bool) -> None:
+    """pilotage: sales-performance warehouse and dashboards from your CRM and ERP extracts.
+
+    \b
+    Typical use:
+      pilotage demo              everything on demo data, then serve the dashboards
+      pilotage demo --no-serve   the same without starting the servers (scripts, cron)
+      pilotage refresh           load new extracts, rebuild, check and publish
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+@main.command()
+@click.option("--seed", default=42, show_default=True, help="Random seed: same seed, same files.")
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    help="Size multiplier: 1 is a few dozen reps and tens of thousands of activities.",
+)
+@AS_OF
+@DATA_DIR
+def generate(seed: int, scale: float, as_of: str | None, data_dir: str | None) -> None:
+    """Write deterministic demo CRM and ERP extracts into the landing folder.
+
+    Twelve months of activity ending with the as-of month, in the shapes Salesforce-style CRMs
+    and ERPs export (see ingestion/README.md).
+    """
+    settings = _apply_options(as_of, data_dir)
+    _generate(settings, seed, scale)
+
+
+def _generate(settings: Settings, seed: int, scale: float) -> None:
+    from ingestion.demo.generator import generate as generate_extracts
+
+    _step(f"generating demo extracts (seed {seed}, scale {scale}) into {settings.landing_dir}")
+    started = time.monotonic()
+    counts = generate_extracts(settings.landing_dir, seed=seed, scale=scale, as_of=settings.as_of)
+    total = sum(counts.values())
+    click.echo(f"    {total:,} rows in {len(counts)} files ({time.monotonic() - started:.1f} s)")
+
+
+@main.command("dbt-parse")
+@click.option("--quiet", is_flag=True, help="Only print errors.")
+def dbt_parse(quiet: bool) -> None:
+    """Parse the dbt project into dbt/target/manifest.json (Dagster and sqlfluff read it)."""
+    _apply_options()
+    _prepare_dbt(quiet)
+
+
+def _prepare_dbt(quiet: bool = False) -> None:
+    """A fresh manifest, always: a stale one misses new models and the run fails with KeyError."""
+    if not quiet:
+        _step("parsing the dbt project")
+    cmd = [sys.executable, "-m", "dbt.cli.main", "parse", "--quiet"]
+    cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        _fail(f"dbt parse failed:\n{done.stdout}{done.stderr}")
+
+
+def _prepare_dagster_home() -> Path:
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    template = PROJECT_ROOT / "dagster_project" / "dagster.yaml"
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != template.read_bytes():
+        shutil.copyfile(template, target)
+    return home
+
+
+@main.command()
+@AS_OF
+@DATA_DIR
+def refresh(as_of: str | None, data_dir: str | None) -> None:
+    """Run the full refresh as a Dagster job: load extracts (dlt), build models and tests (dbt),
+    run the quality checks (Great Expectations) and publish the serving file.
+
+    The run is recorded in $DAGSTER_HOME, so it shows in the Dagster UI. A failing blocking
+    check stops the run before publishing: dashboards keep the last good data.
+    """
+    settings = _apply_options(as_of, data_dir)
+    _refresh(settings)
+
+
+def _refresh(settings: Settings) -> None:
+    if not any(settings.landing_dir.glob("*/*/*.csv")):
+        _fail(
+            f"No extract files under {settings.landing_dir}. Generate demo data with "
+            "`pilotage generate`, or drop your CRM/ERP extracts there (see ingestion/README.md)."
+        )
+    _prepare_dagster_home()
+    _prepare_dbt()
+    _step(f"running the full_refresh Dagster job (as of {settings.as_of})")
+    from dagster import DagsterInstance
+
+    from dagster_project.definitions import build_definitions
+
+    started = time.monotonic()
+    defs = build_definitions(settings)
+    with DagsterInstance.get() as instance:
+        result = defs.get_job_def("full_refresh").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    elapsed = time.monotonic() - started
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        _fail(
+            f"The refresh failed after {elapsed:.0f} s (steps: {', '.join(failed) or 'see log'}). "
+            "Nothing was published: dashboards keep the last good data. The log above says what "
+            f"failed; the run is also in the Dagster UI (run id {result.run_id})."
+        )
+    click.secho(
+        f"    refresh done in {elapsed:.0f} s, published {settings.serving_path}", fg="green"
+    )
+
+
+@main.command()
+@AS_OF
+@DATA_DIR
+def check(as_of: str | None, data_dir: str | None) -> None:
+    """Run the Great Expectations suites on the warehouse's marts and report."""
+    settings = _apply_options(as_of, data_dir)
+    if not _checks_pass(settings):
+        sys.exit(1)
+
+
+def _checks_pass(settings: Settings) -> bool:
+    from pilotage.quality import validate_all
+
+    _step(f"quality checks on {settings.warehouse_path}")
+    results = validate_all(settings.warehouse_path, settings.as_of)
+    for result in results:
+        click.secho(result.summary(), fg="green" if result.success else "red")
+    return all(r.success for r in results)
+
+
+@main.command()
+@AS_OF
+@DATA_DIR
+def publish(as_of: str | None, data_dir: str | None) -> None:
+    """Run the quality checks, then swap the marts into the serving file Superset reads.
+
+    Use after a manual dbt run; `pilotage refresh` already publishes. Refuses when a check fails.
+    """
+    from pilotage.publish import PublishError
+    from pilotage.publish import publish as publish_serving
+
+    settings = _apply_options(as_of, data_dir)
+    if not _checks_pass(settings):
+        _fail("Quality checks failed: nothing published, the previous serving file stays.")
+    try:
+        result = publish_serving(
+            settings.warehouse_path, settings.serving_path, SERVED_SCHEMAS, settings.as_of
+        )
+    except PublishError as exc:
+        _fail(str(exc))
+    click.secho(f"published {len(result.row_counts)} tables to {result.serving_path}", fg="green")
+
+
+@main.group()
+def superset() -> None:
+    """Superset: bootstrap (metadata, admin, roles, dashboards) and serve."""
+
+
+@superset.command("bootstrap")
+@DATA_DIR
+def superset_bootstrap(data_dir: str | None) -> None:
+    """Create or upgrade Superset's metadata, admin and roles; import the dashboards."""
+    settings = _apply_options(data_dir=data_dir)
+    _superset_bootstrap(settings)
+
+
+def _superset_bootstrap(settings: Settings) -> None:
+    from pilotage import superset_admin
+
+    _step("bootstrapping Superset (metadata database, admin, roles, dashboards)")
+    superset_admin.ensure_demo_secrets(settings)
+    started = time.monotonic()
+    superset_admin.bootstrap(settings)
+    click.echo(f"    Superset ready ({time.monotonic() - started:.0f} s)")
+
+
+@superset.command("serve")
+@click.option("--port", default=8088, show_default=True)
+@DATA_DIR
+def superset_serve(port: int, data_dir: str | None) -> None:
+    """Start only the Superset web server (Ctrl-C stops it)."""
+    settings = _apply_options(data_dir=data_dir)
+    _serve(settings, superset_port=port, dagster_port=None)
+
+
+@main.command()
+@click.option("--superset-port", default=8088, show_default=True)
+@click.option("--dagster-port", default=3000, show_default=True)
+@DATA_DIR
+def serve(superset_port: int, dagster_port: int, data_dir: str | None) -> None:
+    """Start Superset and the Dagster UI (with its daemon: schedule and landing sensor).
+
+    Ctrl-C stops both.
+    """
+    settings = _apply_options(data_dir=data_dir)
+    _serve(settings, superset_port, dagster_port)
+
+
+@main.command()
+@click.option("--no-serve", is_flag=True, help="Build and publish, but start no server.")
+@click.option("--seed", default=42, show_default=True, help="Demo data seed.")
+@click.option("--scale", default=1.0, show_default=True, help="Demo data size multiplier.")
+@click.option(
+    "--regenerate", is_flag=True, help="Rewrite the demo extracts even if some already exist."
+)
+@AS_OF
+@DATA_DIR
+def demo(
+    no_serve: bool,
+    seed: int,
+    scale: float,
+    regenerate: bool,
+    as_of: str | None,
+    data_dir: str | None,
+) -> None:
+    """The whole thing on demo data: extracts, warehouse, checks, publish, Superset, Dagster.
+
+    Safe to run again: existing extracts are kept (unless --regenerate), loads merge on primary
+    keys, the dashboards are re-imported in place.
+    """
+    settings = _apply_options(as_of, data_dir)
+    started = time.monotonic()
+    if regenerate or not any(settings.landing_dir.glob("*/*/*.csv")):
+        _generate(settings, seed, scale)
+    else:
+        click.echo(f"    keeping the extracts already in {settings.landing_dir}")
+    _refresh(settings)
+    _superset_bootstrap(settings)
+    click.secho(f"demo ready in {time.monotonic() - started:.0f} s", fg="green", bold=True)
+    if not no_serve:
+        _serve(settings, 8088, 3000)
+
+
+def _wait_http(url: str, process: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            time.sleep(1)
+    return False
+
+
+def _serve(settings: Settings, superset_port: int, dagster_port: int | None) -> None:
+    from pilotage import superset_admin
+
+    superset_admin.ensure_demo_secrets(settings)
+    processes: list[tuple[str, subprocess.Popen]] = []
+
+    def stop(*_args) -> None:
+        for _name, proc in processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _name, proc in processes:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        _step(f"starting Superset on http://127.0.0.1:{superset_port} (log: {logs}/superset.log)")
+        superset_log = open(logs / "superset.log", "ab")  # noqa: SIM115 - lives as long as serve
+        superset_proc = subprocess.Popen(
+            superset_admin.serve_command(settings, port=superset_port),
+            env={**os.environ, **superset_admin.superset_env(settings)},
+            stdout=superset_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        processes.append(("Superset", superset_proc))
+        if dagster_port:
+            _prepare_dagster_home()
+            _prepare_dbt(quiet=True)
+            _step(f"starting Dagster on http://127.0.0.1:{dagster_port} (log: {logs}/dagster.log)")
+            dagster_log = open(logs / "dagster.log", "ab")  # noqa: SIM115
+            dagster_cmd = [str(Path(sys.executable).with_name("dagster")), "dev"]
+            dagster_cmd += ["-m", "dagster_project.definitions"]
+            dagster_cmd += ["-h", "127.0.0.1", "-p", str(dagster_port)]
+            processes.append(
+                (
+                    "Dagster",
+                    subprocess.Popen(
+                        dagster_cmd,
+                        cwd=PROJECT_ROOT,
+                        stdout=dagster_log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    ),
+                )
+            )
+        if not _wait_http(f"http://127.0.0.1:{superset_port}/health", superset_proc, 180):
+            _fail(f"Superset did not start: see {logs}/superset.log")
+        if dagster_port and not _wait_http(
+            f"http://127.0.0.1:{dagster_port}/server_info", processes[1][1], 180
+        ):
+            _fail(f"Dagster did not start: see {logs}/dagster.log")
+        user, password = superset_admin.admin_credentials(settings)
+        click.secho("\npilotage is running:", fg="green", bold=True)
+        dashboard = f"http://127.0.0.1:{superset_port}/superset/dashboard/sales-performance/"
+        click.echo(f"  Dashboards  {dashboard}")
+        click.echo(f"              log in as {user!r} with password {password!r}")
+        if dagster_port:
+            click.echo(f"  Dagster     http://127.0.0.1:{dagster_port}  (runs, checks, sensor)")
+        click.echo("Press Ctrl-C to stop.")
+        while all(proc.poll() is None for _name, proc in processes):
+            time.sleep(1)
+        dead = [name for name, proc in processes if proc.poll() is not None]
+        _fail(f"{', '.join(dead)} stopped unexpectedly: see the logs in {logs}")
+    except KeyboardInterrupt:
+        click.echo("\nstopping...")
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    main()

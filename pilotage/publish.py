@@ -1,0 +1,143 @@
+"""Write, audit, publish: copy the checked marts into a fresh serving file, swap it in atomically.
+
+DuckDB allows one writer or many readers per file, never both across processes. The pipeline owns
+``warehouse.duckdb``; Superset only ever opens the serving file, read-only. Publishing builds the
+new serving file next to the old one, verifies it, then ``os.replace``s it over the served path:
+readers see either the old file or the new one, never a half-written state, and a failed or
+skipped publish leaves the previous file serving.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+
+class PublishError(RuntimeError):
+    """The serving file could not be built; the previous one is still in place."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    serving_path: Path
+    row_counts: dict[str, int]  # "schema.table" -> rows
+    published_at: dt.datetime
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _served_tables(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> list[tuple]:
+    placeholders = ", ".join("?" for _ in schemas)
+    return con.execute(
+        f"""
+        select table_schema, table_name
+        from information_schema.tables
+        where table_catalog = 'wh' and table_schema in ({placeholders})
+          and table_type = 'BASE TABLE'
+        order by 1, 2
+        """,
+        list(schemas),
+    ).fetchall()
+
+
+def publish(
+    warehouse_path: Path,
+    serving_path: Path,
+    schemas: tuple[str, ...],
+    as_of: dt.date,
+) -> PublishResult:
+    """Copy ``schemas`` of the warehouse into a new serving file and swap it in atomically."""
+    warehouse_path, serving_path = Path(warehouse_path), Path(serving_path)
+    if not warehouse_path.exists():
+        raise PublishError(
+            f"No warehouse at {warehouse_path}: run `pilotage refresh` before publishing."
+        )
+    serving_path.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory as the served file, so os.replace is an atomic rename on one filesystem.
+    staging_path = serving_path.with_name(f".{serving_path.name}.{os.getpid()}.building")
+    for leftover in (staging_path, staging_path.with_name(staging_path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+    published_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    row_counts: dict[str, int] = {}
+    try:
+        con = duckdb.connect(str(staging_path))
+        try:
+            con.execute(f"attach {_literal(warehouse_path)} as wh (read_only)")
+            tables = _served_tables(con, schemas)
+            if not tables:
+                raise PublishError(
+                    f"The warehouse {warehouse_path} has no tables in schemas {schemas}: "
+                    "the dbt build has not run or failed."
+                )
+            for schema in sorted({s for s, _ in tables}):
+                con.execute(f"create schema {_quote(schema)}")
+            for schema, table in tables:
+                target = f"{_quote(schema)}.{_quote(table)}"
+                con.execute(f"create table {target} as select * from wh.{target}")
+                row_counts[f"{schema}.{table}"] = con.execute(
+                    f"select count(*) from {target}"
+                ).fetchone()[0]
+            # Freshness for the dashboards: when this data was published and for which as-of day.
+            con.execute("create schema if not exists meta")
+            con.execute(
+                "create table meta.publication as select ?::timestamptz as published_at, "
+                "?::date as as_of_date",
+                [published_at, as_of],
+            )
+            con.execute("detach wh")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        _verify(staging_path, row_counts)
+        with open(staging_path, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(staging_path, serving_path)
+        _fsync_dir(serving_path.parent)
+    except PublishError:
+        staging_path.unlink(missing_ok=True)
+        raise
+    except Exception as exc:
+        staging_path.unlink(missing_ok=True)
+        raise PublishError(
+            f"Publishing {warehouse_path} -> {serving_path} failed ({exc}); "
+            "the previous serving file is unchanged."
+        ) from exc
+    log.info("published %d tables to %s", len(row_counts), serving_path)
+    return PublishResult(serving_path, row_counts, published_at)
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _verify(staging_path: Path, expected: dict[str, int]) -> None:
+    """Re-open the new file read-only, as Superset will, and check every table's row count."""
+    con = duckdb.connect(str(staging_path), read_only=True)
+    try:
+        for name, rows in expected.items():
+            schema, table = name.split(".", 1)
+            found = con.execute(f"select count(*) from {_quote(schema)}.{_quote(table)}").fetchone()
+            if found[0] != rows:
+                raise PublishError(
+                    f"{name}: {found[0]} rows in the new serving file, {rows} expected"
+                )
+    finally:
+        con.close()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs both pinned environments with uv, using this machine's Python (never a downloaded one):
+#   .tools/         a tiny venv holding the pinned uv itself
+#   .venv/          the pipeline: dagster, dlt, dbt, great-expectations (pyproject.toml + uv.lock)
+#   .venv-superset/ Superset 6.1 with its own pins (superset/requirements.txt)
+# Both pin the same DuckDB version (one warehouse file format). Safe to re-run: a no-op when up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION="0.13.8"
+PYTHON="${PILOTAGE_PYTHON:-python3}"
+export UV_PYTHON_DOWNLOADS=never UV_PYTHON_PREFERENCE=only-system
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "pilotage needs Python >= 3.11; '$PYTHON' is $("$PYTHON" --version 2>&1)." >&2
+    echo "Install Python 3.11+ and re-run, or point PILOTAGE_PYTHON at one." >&2
+    exit 1
+fi
+
+UV=.tools/bin/uv
+if [ ! -x "$UV" ] || [ "$("$UV" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+    echo "==> installing uv $UV_VERSION into .tools/"
+    "$PYTHON" -m venv .tools
+    .tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+fi
+
+echo "==> pipeline environment (.venv) from uv.lock"
+"$UV" sync --frozen --python "$PYTHON" --quiet
+
+echo "==> Superset environment (.venv-superset) from superset/requirements.txt"
+if [ ! -x .venv-superset/bin/python ]; then
+    "$UV" venv --quiet --python "$PYTHON" .venv-superset
+fi
+"$UV" pip sync --quiet --python .venv-superset/bin/python superset/requirements.txt
+
+pipeline_duckdb=$(.venv/bin/python -c 'import duckdb; print(duckdb.__version__)')
+superset_duckdb=$(.venv-superset/bin/python -c 'import duckdb; print(duckdb.__version__)')
+if [ "$pipeline_duckdb" != "$superset_duckdb" ]; then
+    echo "DuckDB differs between the pipeline ($pipeline_duckdb) and Superset ($superset_duckdb):" >&2
+    echo "pin the same version in pyproject.toml and superset/requirements.in." >&2
+    exit 1
+fi
+echo "==> environments ready (DuckDB $pipeline_duckdb in both)"

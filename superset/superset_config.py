@@ -1,0 +1,293 @@
+"""Superset configuration for pilotage (Superset 6.1), loaded through SUPERSET_CONFIG_PATH.
+
+Everything instance-specific comes from the environment (``pilotage.superset_admin.superset_env``
+sets it for the demo and the tests):
+
+- ``SUPERSET_SECRET_KEY`` (required). In production (``PILOTAGE_ENV=production``) Superset refuses
+  to start when it or ``SUPERSET_ADMIN_PASSWORD`` is missing or weak. In demo mode, when unset, the
+  local secrets generated once by ``pilotage.superset_admin.ensure_demo_secrets`` in
+  ``$SUPERSET_HOME/.demo-secrets.env`` are used. No secret is ever committed.
+- ``SUPERSET_HOME`` (default ``<project>/data/superset_home``), ``SUPERSET_METADATA_URI`` (default
+  SQLite in SUPERSET_HOME; Postgres in production), ``REDIS_URL`` (production cache and Celery).
+
+The company's colours live in ``branding.yaml`` beside this file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+
+_HERE = Path(__file__).resolve().parent
+_PROJECT_ROOT = _HERE.parent
+PRODUCTION = os.environ.get("PILOTAGE_ENV", "demo").strip().lower() == "production"
+
+
+class PilotageConfigError(RuntimeError):
+    """Superset must not start with this configuration."""
+
+
+# --------------------------------------------------------------------------------------------
+# Home, metadata database, secrets
+# --------------------------------------------------------------------------------------------
+def _default_home() -> Path:
+    data_dir = os.environ.get("PILOTAGE_DATA_DIR")
+    base = Path(data_dir).expanduser() if data_dir else _PROJECT_ROOT / "data"
+    return base / "superset_home"
+
+
+SUPERSET_HOME = Path(os.environ.get("SUPERSET_HOME") or _default_home()).expanduser().resolve()
+DATA_DIR = str(SUPERSET_HOME)
+DEMO_SECRETS_FILE = SUPERSET_HOME / ".demo-secrets.env"
+
+_WEAK_VALUES = {
+    "",
+    "admin",
+    "password",
+    "changeme",
+    "change_me",
+    "secret",
+    "superset",
+    "thisismysecretkey",
+    "test_secret_key",
+    "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET",
+}
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, value = line.split("=", 1)
+                values[key.strip()] = value.strip()
+    return values
+
+
+def _secret(name: str) -> str:
+    """An env var, else (demo mode only) the locally generated demo secret."""
+    value = os.environ.get(name, "")
+    if not value and not PRODUCTION:
+        value = _read_env_file(DEMO_SECRETS_FILE).get(name, "")
+    return value
+
+
+def _is_weak(value: str, min_length: int) -> bool:
+    return len(value) < min_length or value in _WEAK_VALUES or value.lower() in _WEAK_VALUES
+
+
+SECRET_KEY = _secret("SUPERSET_SECRET_KEY")
+if PRODUCTION:
+    _problems = []
+    if _is_weak(SECRET_KEY, 32):
+        _problems.append(
+            "SUPERSET_SECRET_KEY is missing or weak (need >= 32 random characters, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+        )
+    if _is_weak(os.environ.get("SUPERSET_ADMIN_PASSWORD", ""), 12):
+        _problems.append("SUPERSET_ADMIN_PASSWORD is missing or weak (need >= 12 characters)")
+    if _problems:
+        raise PilotageConfigError(
+            "pilotage refuses to start Superset in production (PILOTAGE_ENV=production): "
+            + "; ".join(_problems)
+            + ". Set them in the environment (see .env.example); they are never committed."
+        )
+elif not SECRET_KEY:
+    raise PilotageConfigError(
+        "SUPERSET_SECRET_KEY is not set and no demo secrets exist in "
+        f"{DEMO_SECRETS_FILE}: start Superset through `pilotage` (which generates local demo "
+        "secrets), or set SUPERSET_SECRET_KEY."
+    )
+
+# Guest tokens are not used (no embedding), but never leave the public default in place.
+GUEST_TOKEN_JWT_SECRET = SECRET_KEY
+
+SQLALCHEMY_DATABASE_URI = os.environ.get("SUPERSET_METADATA_URI") or (
+    f"sqlite:///{SUPERSET_HOME / 'superset.db'}?check_same_thread=false"
+)
+
+# --------------------------------------------------------------------------------------------
+# Branding: company colours from branding.yaml -> theme tokens and default colour scheme
+# --------------------------------------------------------------------------------------------
+BRANDING = yaml.safe_load((_HERE / "branding.yaml").read_text(encoding="utf-8"))
+_colors = BRANDING["colors"]
+
+APP_NAME = BRANDING["app_name"]
+_TOKENS = {
+    "brandAppName": BRANDING["app_name"],
+    "brandLogoAlt": BRANDING["app_name"],
+    "brandLogoUrl": "/static/assets/images/superset-logo-horiz.png",
+    "brandLogoMargin": "18px 0",
+    "brandLogoHref": "/dashboard/list/",
+    "brandLogoHeight": "24px",
+    "brandSpinnerUrl": None,
+    "brandSpinnerSvg": None,
+    "colorPrimary": _colors["primary"],
+    "colorLink": _colors["primary"],
+    "colorSuccess": _colors["success"],
+    "colorWarning": _colors["warning"],
+    "colorError": _colors["error"],
+    "colorInfo": _colors["info"],
+    "fontUrls": [],
+    "fontFamily": BRANDING["font_family"],
+    "fontFamilyCode": "'IBM Plex Mono', 'Courier New', monospace",
+    "transitionTiming": 0.3,
+    "brandIconMaxWidth": 37,
+    "fontSizeXS": "8",
+    "fontSizeXXL": "28",
+    "fontWeightNormal": "400",
+    "fontWeightLight": "300",
+    "fontWeightStrong": "500",
+    "fontWeightBold": "700",
+    "colorEditorSelection": "#fff5cf",
+}
+THEME_DEFAULT = {
+    "token": _TOKENS,
+    "algorithm": "default",
+    "echartsOptionsOverrides": {"color": list(BRANDING["palette"])},
+}
+# One theme for everyone (no OS-driven dark switch): dashboards always wear the company colours.
+THEME_DARK = None
+EXTRA_CATEGORICAL_COLOR_SCHEMES = [
+    {
+        "id": BRANDING["color_scheme_id"],
+        "label": BRANDING["color_scheme_label"],
+        "description": "Company colours (superset/branding.yaml)",
+        "isDefault": True,
+        "colors": list(BRANDING["palette"]),
+    }
+]
+
+# --------------------------------------------------------------------------------------------
+# Features and security
+# --------------------------------------------------------------------------------------------
+FEATURE_FLAGS = {
+    # Row-level security clauses use {{ current_user_email() }}; only admins edit datasets.
+    "ENABLE_TEMPLATE_PROCESSING": True,
+    "ALERT_REPORTS": False,
+    "EMBEDDED_SUPERSET": False,
+}
+PREVENT_UNSAFE_DB_CONNECTIONS = True
+WTF_CSRF_ENABLED = True
+FAB_ADD_SECURITY_API = True
+SCARF_ANALYTICS = False  # no telemetry pixel
+PUBLIC_ROLE_LIKE = None  # no anonymous access
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = os.environ.get("PILOTAGE_HTTPS", "").lower() == "true"
+RATELIMIT_ENABLED = PRODUCTION
+
+# A strict Content-Security-Policy: this deployment loads nothing from third parties.
+TALISMAN_ENABLED = True
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "base-uri": ["'self'"],
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": False,
+    "session_cookie_secure": SESSION_COOKIE_SECURE,
+}
+
+# DuckDB file and extension functions. The connection itself is sandboxed (read_only,
+# enable_external_access=false, lock_configuration=true, see assets/databases/), this is the
+# second line of defence: SQL Lab and charts refuse queries that name these functions.
+_DUCKDB_DISALLOWED = {
+    "read_csv",
+    "read_csv_auto",
+    "sniff_csv",
+    "read_parquet",
+    "parquet_scan",
+    "parquet_metadata",
+    "parquet_schema",
+    "parquet_file_metadata",
+    "parquet_kv_metadata",
+    "read_json",
+    "read_json_auto",
+    "read_json_objects",
+    "read_json_objects_auto",
+    "read_ndjson",
+    "read_ndjson_auto",
+    "read_ndjson_objects",
+    "read_text",
+    "read_blob",
+    "read_xlsx",
+    "st_read",
+    "glob",
+    "install",
+    "load",
+    "getenv",
+    "current_setting",
+    "duckdb_settings",
+    "duckdb_secrets",
+    "duckdb_extensions",
+    "duckdb_databases",
+    "which_secret",
+    "delta_scan",
+    "iceberg_scan",
+    "sqlite_scan",
+    "postgres_scan",
+    "mysql_scan",
+    "query_table",
+}
+try:  # keep Superset's own per-engine lists (postgresql, mysql, sqlite, ...)
+    from superset.config import DISALLOWED_SQL_FUNCTIONS as _DEFAULT_DISALLOWED
+except ImportError:  # pragma: no cover - only when loaded outside Superset
+    _DEFAULT_DISALLOWED = {}
+DISALLOWED_SQL_FUNCTIONS = {**_DEFAULT_DISALLOWED, "duckdb": _DUCKDB_DISALLOWED}
+
+# SQL Lab is for admins only (no role but Admin gets sql_lab); no CTAS/CVAS, no uploads.
+SQLLAB_CTAS_NO_LIMIT = False
+SQL_MAX_ROW = 100000
+
+LOG_LEVEL = logging.INFO
+SUPERSET_LOG_VIEW = True
+
+# --------------------------------------------------------------------------------------------
+# Caches and workers: Redis in production (REDIS_URL), in-process/metastore otherwise
+# --------------------------------------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# The serving file is swapped after each refresh: keep chart results for minutes, not days.
+_DATA_TIMEOUT = int(os.environ.get("PILOTAGE_DATA_CACHE_SECONDS", "300"))
+
+if REDIS_URL:
+
+    def _redis_cache(prefix: str, timeout: int) -> dict:
+        return {
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_DEFAULT_TIMEOUT": timeout,
+            "CACHE_KEY_PREFIX": f"pilotage_{prefix}_",
+            "CACHE_REDIS_URL": REDIS_URL,
+        }
+
+    CACHE_CONFIG = _redis_cache("cache", int(timedelta(days=1).total_seconds()))
+    DATA_CACHE_CONFIG = _redis_cache("data", _DATA_TIMEOUT)
+    FILTER_STATE_CACHE_CONFIG = _redis_cache("filter", int(timedelta(days=90).total_seconds()))
+    EXPLORE_FORM_DATA_CACHE_CONFIG = _redis_cache("explore", int(timedelta(days=7).total_seconds()))
+    RATELIMIT_STORAGE_URI = REDIS_URL
+
+    class CeleryConfig:
+        broker_url = REDIS_URL
+        result_backend = REDIS_URL
+        imports = ("superset.sql_lab", "superset.tasks.scheduler", "superset.tasks.cache")
+        worker_prefetch_multiplier = 1
+        task_acks_late = False
+
+    CELERY_CONFIG = CeleryConfig
+else:
+    CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 3600}
+    DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": _DATA_TIMEOUT}
+    # FILTER_STATE / EXPLORE_FORM_DATA keep Superset's default SupersetMetastoreCache.
+    CELERY_CONFIG = None
