@@ -1,0 +1,103 @@
+"""Shared fixtures: a demo warehouse built once per session by the real pipeline (a Dagster run).
+
+Tests that need a server (Superset here; Postgres and Redis in later suites) start it or fail
+loudly under CI=true; they never skip silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pilotage.settings import DBT_PROJECT_DIR, Settings
+
+AS_OF = dt.date(2026, 11, 15)
+SEED = 42
+SCALE = 0.1
+IN_CI = os.environ.get("CI") == "true"
+_PILOTAGE_VARS = (
+    "PILOTAGE_DATA_DIR",
+    "PILOTAGE_LANDING_DIR",
+    "PILOTAGE_WAREHOUSE_PATH",
+    "PILOTAGE_SERVING_PATH",
+    "PILOTAGE_AS_OF",
+)
+
+
+@contextlib.contextmanager
+def pilotage_env(data_dir: Path, as_of: dt.date = AS_OF) -> Iterator[Settings]:
+    """Point every pilotage setting at ``data_dir`` for the duration, then restore."""
+    from dagster_project.resources import current_settings
+
+    saved = {k: os.environ.get(k) for k in _PILOTAGE_VARS}
+    for key in _PILOTAGE_VARS:
+        os.environ.pop(key, None)
+    os.environ["PILOTAGE_DATA_DIR"] = str(data_dir)
+    os.environ["PILOTAGE_AS_OF"] = as_of.isoformat()
+    try:
+        yield current_settings()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def parse_dbt_project() -> None:
+    """Dagster reads dbt/target/manifest.json: parse first, a stale manifest misses models."""
+    cmd = [sys.executable, "-m", "dbt.cli.main", "parse", "--quiet"]
+    cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, f"dbt parse failed:\n{done.stdout}{done.stderr}"
+
+
+def run_full_refresh(settings: Settings):
+    """The full_refresh job, in process, as `pilotage refresh` runs it."""
+    from dagster import DagsterInstance
+
+    from dagster_project.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    return defs.get_job_def("full_refresh").execute_in_process(
+        instance=DagsterInstance.ephemeral(), raise_on_error=False
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_pipeline(tmp_path_factory) -> Iterator[tuple[Settings, object]]:
+    """Demo extracts (seed 42, scale 0.1, as of 2026-11-15) taken through the whole pipeline."""
+    from ingestion.demo.generator import generate
+
+    data_dir = tmp_path_factory.mktemp("demo_data")
+    with pilotage_env(data_dir) as settings:
+        generate(settings.landing_dir, seed=SEED, scale=SCALE, as_of=AS_OF)
+        parse_dbt_project()
+        result = run_full_refresh(settings)
+        assert result.success, "the full refresh of the demo data failed: see the log above"
+        yield settings, result
+
+
+@pytest.fixture(scope="session")
+def demo_serving_db(demo_pipeline) -> Path:
+    """The serving file published by the demo pipeline run."""
+    settings, _ = demo_pipeline
+    assert settings.serving_path.exists()
+    return settings.serving_path
+
+
+@pytest.fixture
+def copy_of_demo_data(demo_pipeline, tmp_path) -> Path:
+    """A private copy of the demo data folder, for tests that change or break it."""
+    settings, _ = demo_pipeline
+    target = tmp_path / "data"
+    shutil.copytree(settings.data_dir, target)
+    return target

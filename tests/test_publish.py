@@ -1,0 +1,74 @@
+"""The publish step: atomic swap of the serving file, readers never blocked, failures harmless."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from pilotage.publish import PublishError, publish
+
+AS_OF = dt.date(2026, 11, 15)
+
+
+def _warehouse(path, revenue: int) -> None:
+    con = duckdb.connect(str(path))
+    con.execute("create schema if not exists marts")
+    con.execute("create schema if not exists staging")
+    con.execute(
+        "create or replace table marts.kpi as select 'r1' as rep_id, ? as revenue", [revenue]
+    )
+    con.execute("create or replace table staging.secret_raw as select 'not served' as x")
+    con.close()
+
+
+def _revenue(serving) -> int:
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        return con.execute("select revenue from marts.kpi").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_publish_copies_only_served_schemas_and_records_the_as_of(tmp_path):
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serve" / "serving.duckdb"
+    _warehouse(warehouse, 100)
+    result = publish(warehouse, serving, ("marts",), AS_OF)
+    assert result.row_counts == {"marts.kpi": 1}
+    con = duckdb.connect(str(serving), read_only=True)
+    schemas = {
+        r[0] for r in con.execute("select schema_name from information_schema.schemata").fetchall()
+    }
+    as_of = con.execute("select as_of_date from meta.publication").fetchone()[0]
+    con.close()
+    assert "staging" not in schemas
+    assert as_of == AS_OF
+    assert list(serving.parent.iterdir()) == [serving], "no staging file left behind"
+
+
+def test_a_reader_holding_the_old_file_is_not_blocked_and_new_readers_see_new_data(tmp_path):
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    _warehouse(warehouse, 100)
+    publish(warehouse, serving, ("marts",), AS_OF)
+    reader = duckdb.connect(str(serving), read_only=True)  # a Superset query in flight
+    try:
+        _warehouse(warehouse, 250)
+        publish(warehouse, serving, ("marts",), AS_OF)
+        assert reader.execute("select revenue from marts.kpi").fetchone()[0] == 100
+    finally:
+        reader.close()
+    assert _revenue(serving) == 250
+
+
+def test_a_failed_publish_leaves_the_previous_serving_file(tmp_path):
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    _warehouse(warehouse, 100)
+    publish(warehouse, serving, ("marts",), AS_OF)
+    before = serving.read_bytes()
+    with pytest.raises(PublishError, match="no tables in schemas"):
+        publish(warehouse, serving, ("nothing_here",), AS_OF)
+    with pytest.raises(PublishError, match="No warehouse"):
+        publish(tmp_path / "missing.duckdb", serving, ("marts",), AS_OF)
+    assert serving.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "warehouse.duckdb"]
