@@ -1,6 +1,7 @@
 """The Dagster code location: extracts -> dlt -> dbt -> checks -> publish, and what triggers it."""
 
-from __future__ import annotations
+import sys
+from pathlib import Path
 
 from dagster import AssetKey, Definitions
 from dagster_dbt import DbtCliResource
@@ -15,6 +16,9 @@ from dagster_project.schedules import refresh_schedule
 from dagster_project.sensors import build_landing_sensor
 from dagster_project.transform import build_dbt_assets, dbt_project
 from pilotage.settings import SERVED_SCHEMAS, Settings
+
+# The dbt of this environment, even when its bin/ is not on PATH (`make`, services, tests).
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 
 def build_definitions(settings: Settings) -> Definitions:
@@ -32,7 +36,7 @@ def build_definitions(settings: Settings) -> Definitions:
         sensors=[build_landing_sensor(settings)],
         resources={
             "dlt": DagsterDltResource(),
-            "dbt": DbtCliResource(project_dir=dbt_project),
+            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
         },
     )
 

@@ -1,14 +1,12 @@
 """dlt: one multi-asset per source system, keyed like the dbt sources that read it."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, AssetKey, AssetSpec
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
-from ingestion.pipeline import make_pipeline
-from ingestion.sources import crm_source, erp_source
 
 from dagster_project.resources import WAREHOUSE_POOL
+from ingestion.pipeline import make_pipeline
+from ingestion.sources import crm_source, erp_source
 from pilotage.settings import Settings
 
 
@@ -34,7 +32,6 @@ def build_dlt_assets(settings: Settings) -> list:
             dlt_source=source_fn(settings.landing_dir),
             dlt_pipeline=pipeline,
             name=f"load_{system}",
-            group_name="ingestion",
             dagster_dlt_translator=PilotageDltTranslator(),
             pool=WAREHOUSE_POOL,
         )

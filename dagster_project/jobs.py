@@ -1,7 +1,5 @@
 """Jobs: the full refresh, extracts to serving file, in one process (one DuckDB writer)."""
 
-from __future__ import annotations
-
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
 full_refresh_job = define_asset_job(

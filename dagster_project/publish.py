@@ -1,7 +1,5 @@
 """Publish: after every blocking check upstream has passed, swap in a new serving file."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from dagster_project.resources import WAREHOUSE_POOL

@@ -1,7 +1,5 @@
 """Great Expectations suites as blocking asset checks on the marts that dashboards read."""
 
-from __future__ import annotations
-
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,

@@ -1,7 +1,5 @@
 """Shared pieces of the Dagster code location: the settings and the single-writer pool."""
 
-from __future__ import annotations
-
 import os
 
 from pilotage.settings import Settings, load_settings

@@ -1,7 +1,5 @@
 """Schedules: refresh through the working day, so dashboards stay current without anyone asking."""
 
-from __future__ import annotations
-
 import os
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition

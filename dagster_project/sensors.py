@@ -1,7 +1,5 @@
 """Sensors: start a refresh when new or changed extract files land."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from pathlib import Path

@@ -1,7 +1,5 @@
 """dbt: the whole project as one @dbt_assets, its tests as asset checks."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from typing import Any

@@ -9,7 +9,7 @@ import json
 import os
 
 import duckdb
-from dagster import AssetKey, DagsterInstance, Definitions, build_sensor_context
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, Definitions, build_sensor_context
 
 from tests.conftest import AS_OF, pilotage_env, run_full_refresh
 
@@ -29,8 +29,9 @@ def test_definitions_load_and_lineage_runs_from_dlt_to_the_serving_file(demo_pip
     assert AssetKey(["erp", "invoice_lines"]) in graph.get(stg).parent_keys
     serving = graph.get(AssetKey(["serving", "serving_db"]))
     assert AssetKey(["marts", "kpi_rep_month"]) in serving.parent_keys
-    check_keys = {c.name for c in defs.resolve_all_asset_check_specs() if c.blocking}
-    assert "great_expectations" in check_keys
+    blocking = {k for k in graph.asset_check_keys if graph.get_check_spec(k).blocking}
+    for table in ("fct_activities", "fct_revenue", "kpi_rep_month"):
+        assert AssetCheckKey(AssetKey(["marts", table]), "great_expectations") in blocking
     assert defs.get_schedule_def("working_hours_refresh")
     assert defs.get_sensor_def("landing_files_sensor")
 
