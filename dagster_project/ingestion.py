@@ -6,7 +6,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from dagster_project.resources import WAREHOUSE_POOL
 from ingestion.pipeline import make_pipeline
-from ingestion.sources import crm_source, erp_source
+from ingestion.sources import SOURCES
 from pilotage.settings import Settings
 
 
@@ -24,19 +24,20 @@ class PilotageDltTranslator(DagsterDltTranslator):
 
 
 def build_dlt_assets(settings: Settings) -> list:
-    assets = []
-    for system, source_fn in (("crm", crm_source), ("erp", erp_source)):
-        pipeline = make_pipeline(system, settings.warehouse_path, settings.dlt_pipelines_dir)
+    return [_dlt_load(system, source_fn, settings) for system, source_fn in SOURCES.items()]
 
-        @dlt_assets(
-            dlt_source=source_fn(settings.landing_dir),
-            dlt_pipeline=pipeline,
-            name=f"load_{system}",
-            dagster_dlt_translator=PilotageDltTranslator(),
-            pool=WAREHOUSE_POOL,
-        )
-        def _load(context: AssetExecutionContext, dlt: DagsterDltResource):
-            yield from dlt.run(context=context)
 
-        assets.append(_load)
-    return assets
+def _dlt_load(system: str, source_fn, settings: Settings):
+    @dlt_assets(
+        dlt_source=source_fn(settings.landing_dir),
+        dlt_pipeline=make_pipeline(system, settings.warehouse_path, settings.dlt_pipelines_dir),
+        name=f"load_{system}",
+        dagster_dlt_translator=PilotageDltTranslator(),
+        pool=WAREHOUSE_POOL,
+    )
+    def _load(context: AssetExecutionContext, dlt: DagsterDltResource):
+        # A fresh source every run: dagster-dlt alters the schema of the source object it ran
+        # (dagster-io/dagster#34052), so a second run of the same object would fail.
+        yield from dlt.run(context=context, dlt_source=source_fn(settings.landing_dir))
+
+    return _load

@@ -99,24 +99,27 @@ def main(verbose: bool) -> None:
     show_default=True,
     help="Size multiplier: 1 is a few dozen reps and tens of thousands of activities.",
 )
+@click.option("--clean", is_flag=True, help="Delete the extract files already landed first.")
 @AS_OF
 @DATA_DIR
-def generate(seed: int, scale: float, as_of: str | None, data_dir: str | None) -> None:
+def generate(seed: int, scale: float, clean: bool, as_of: str | None, data_dir: str | None) -> None:
     """Write deterministic demo CRM and ERP extracts into the landing folder.
 
     Twelve months of activity ending with the as-of month, in the shapes Salesforce-style CRMs
     and ERPs export (see ingestion/README.md).
     """
     settings = _apply_options(as_of, data_dir)
-    _generate(settings, seed, scale)
+    _generate(settings, seed, scale, clean)
 
 
-def _generate(settings: Settings, seed: int, scale: float) -> None:
+def _generate(settings: Settings, seed: int, scale: float, clean: bool = False) -> None:
     from ingestion.demo.generator import generate as generate_extracts
 
     _step(f"generating demo extracts (seed {seed}, scale {scale}) into {settings.landing_dir}")
     started = time.monotonic()
-    counts = generate_extracts(settings.landing_dir, seed=seed, scale=scale, as_of=settings.as_of)
+    counts = generate_extracts(
+        settings.landing_dir, seed=seed, scale=scale, as_of=settings.as_of, clean=clean
+    )
     total = sum(counts.values())
     click.echo(f"    {total:,} rows in {len(counts)} files ({time.monotonic() - started:.1f} s)")
 
@@ -309,7 +312,7 @@ def demo(
     settings = _apply_options(as_of, data_dir)
     started = time.monotonic()
     if regenerate or not any(settings.landing_dir.glob("*/*/*.csv")):
-        _generate(settings, seed, scale)
+        _generate(settings, seed, scale, clean=regenerate)
     else:
         click.echo(f"    keeping the extracts already in {settings.landing_dir}")
     _refresh(settings)

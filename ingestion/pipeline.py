@@ -1,0 +1,69 @@
+"""The dlt pipelines that load the extracts into ``raw_crm`` / ``raw_erp`` of the warehouse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingestion.sources import SOURCES, ExtractFileError
+
+if TYPE_CHECKING:
+    from pilotage.settings import Settings
+
+SYSTEMS = tuple(SOURCES)
+# No usage telemetry to dlthub (and no network attempts on closed machines); opt in by setting it.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# Empty dlt's merge staging tables after each load: the raw_* schemas hold the data.
+os.environ.setdefault("LOAD__TRUNCATE_STAGING_DATASET", "true")
+
+
+def make_pipeline(
+    system: str, warehouse_path: Path, pipelines_dir: Path, *, progress: str | None = None
+) -> dlt.Pipeline:
+    """The dlt pipeline of one source system: ``pilotage_<system>`` into ``raw_<system>``."""
+    if system not in SOURCES:
+        raise ValueError(f"unknown system {system!r}: expected one of {', '.join(SYSTEMS)}")
+    Path(warehouse_path).parent.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"pilotage_{system}",
+        destination=dlt.destinations.duckdb(str(warehouse_path)),
+        dataset_name=f"raw_{system}",
+        pipelines_dir=str(pipelines_dir),
+        dev_mode=False,
+        progress=progress,
+    )
+
+
+def _extract_file_error(exc: BaseException) -> ExtractFileError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ExtractFileError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def load(system: str, settings: Settings, *, progress: str | None = "log") -> LoadInfo:
+    """Load every extract file of ``system`` from the landing folder into the warehouse.
+
+    A file that does not match its declaration raises ``ExtractFileError`` (file, line, column).
+    """
+    pipeline = make_pipeline(
+        system, settings.warehouse_path, settings.dlt_pipelines_dir, progress=progress
+    )
+    try:
+        info = pipeline.run(SOURCES[system](settings.landing_dir))
+    except PipelineStepFailed as exc:
+        bad_file = _extract_file_error(exc)
+        if bad_file is not None:
+            raise ExtractFileError(str(bad_file)) from exc
+        raise
+    info.raise_on_failed_jobs()
+    return info
