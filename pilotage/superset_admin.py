@@ -18,6 +18,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 from pilotage.settings import PROJECT_ROOT, SUPERSET_DIR, Settings
@@ -127,6 +128,8 @@ def superset_env(settings: Settings) -> dict[str, str]:
         VIRTUAL_ENV=str(venv),
         PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
+        # Examples are never loaded (nothing calls `superset load-examples`); said for images too.
+        SUPERSET_LOAD_EXAMPLES="no",
     )
     # The pipeline's own virtualenv must not leak into Superset's interpreter.
     env.pop("PYTHONHOME", None)
@@ -157,11 +160,31 @@ def bootstrap(settings: Settings) -> None:
     command = [str(_python()), str(SUPERSET_DIR / "bootstrap.py")]
     print(f"==> Superset bootstrap ({superset_home(settings)})", flush=True)
     started = time.monotonic()
-    result = subprocess.run(command, env=env, cwd=str(superset_home(settings)), check=False)
-    if result.returncode != 0:
+    verbose = os.environ.get("PILOTAGE_VERBOSE", "").lower() in ("1", "true", "yes")
+    tail: deque[str] = deque(maxlen=80)
+    with subprocess.Popen(
+        command,
+        env=env,
+        cwd=str(superset_home(settings)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail.append(line)
+            # Superset and alembic are chatty: show our progress lines, everything when verbose.
+            if verbose or line.startswith("[superset bootstrap"):
+                print(line, end="", flush=True)
+        returncode = process.wait()
+    if returncode != 0:
+        if not verbose:
+            print("".join(tail), end="", file=sys.stderr, flush=True)
         raise SupersetError(
-            f"Superset bootstrap failed (exit code {result.returncode}) after "
-            f"{time.monotonic() - started:.0f}s: see the messages above. Command: "
+            f"Superset bootstrap failed (exit code {returncode}) after "
+            f"{time.monotonic() - started:.0f}s: see the last messages above (all of them with "
+            f"PILOTAGE_VERBOSE=1). Command: "
             f"{' '.join(command)} with SUPERSET_HOME={superset_home(settings)}"
         )
     print(f"==> Superset bootstrap done in {time.monotonic() - started:.0f}s", flush=True)
@@ -169,9 +192,12 @@ def bootstrap(settings: Settings) -> None:
 
 def serve_command(settings: Settings, host: str = "127.0.0.1", port: int = 8088) -> list[str]:
     """The command (run with ``superset_env(settings)``) that serves Superset on host:port."""
+    gunicorn = _python().parent / "gunicorn"
+    if not gunicorn.exists():
+        raise SupersetError(f"{gunicorn} is missing: re-run `make install`.")
     workers = os.environ.get("SUPERSET_WORKERS", "2" if is_production() else "1")
     return [
-        str(superset_venv() / "bin" / "gunicorn"),
+        str(gunicorn),
         "--bind",
         f"{host}:{port}",
         "--workers",

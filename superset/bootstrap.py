@@ -1,0 +1,245 @@
+"""Set up Superset for pilotage. Runs INSIDE the Superset environment (.venv-superset).
+
+Started by ``pilotage.superset_admin.bootstrap`` with the environment of ``superset_env``; can also
+be run by hand: ``SUPERSET_CONFIG_PATH=superset/superset_config.py .venv-superset/bin/python
+superset/bootstrap.py``. Idempotent; every step updates in place:
+
+1. migrate the metadata database (``superset db upgrade``);
+2. sync built-in roles and permissions (``superset init``);
+3. create or update the admin (SUPERSET_ADMIN_USERNAME / SUPERSET_ADMIN_PASSWORD);
+4. import the dashboards-as-code bundle (superset/assets, DuckDB path rendered) with overwrite,
+   the same command as ``superset import-dashboards -p bundle.zip -u admin``;
+5. roles "Sales Rep", "Sales Manager", "Executive" and the row-level security rules.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ASSETS_DIR = HERE / "assets"
+BUNDLE_ROOT = "pilotage_assets"  # the importer wants exactly one top-level folder in the ZIP
+SERVING_PLACEHOLDER = "${PILOTAGE_SERVING_PATH}"
+DATABASE_NAME = "pilotage_serving"
+
+REP_ROLE, MANAGER_ROLE, EXECUTIVE_ROLE = "Sales Rep", "Sales Manager", "Executive"
+BUSINESS_ROLES = (REP_ROLE, MANAGER_ROLE, EXECUTIVE_ROLE)
+RLS_GROUP = "pilotage_scope"  # same group key: a rep's and a manager's rules are OR'ed
+
+# Row-level security, per dataset: (rep clause, manager clause). Clauses are Jinja-rendered for
+# the logged-in user (ENABLE_TEMPLATE_PROCESSING); the e-mail of the Superset user must be the
+# rep's e-mail in the CRM.
+# The e-mail is rendered as a SQL string literal with quotes doubled (no injection via an e-mail).
+_ME = "'{{ (current_user_email() or '') | replace(\"'\", \"''\") }}'"
+RLS_CLAUSES = {
+    "kpi_rep_month": (f"rep_email = {_ME}", f"manager_email = {_ME}"),
+    "activities": (f"rep_email = {_ME}", f"manager_email = {_ME}"),
+    "fct_revenue": (
+        f"rep_id IN (SELECT rep_id FROM marts.dim_rep WHERE email = {_ME})",
+        f"team_id IN (SELECT team_id FROM marts.dim_team WHERE manager_email = {_ME})",
+    ),
+}
+DENY_ALL_RULE = "pilotage: deny by default"
+
+_started = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[superset bootstrap {time.monotonic() - _started:5.1f}s] {message}", flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"[superset bootstrap] ERROR: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def serving_path() -> Path:
+    value = os.environ.get("PILOTAGE_SERVING_PATH", "")
+    if not value:
+        fail("PILOTAGE_SERVING_PATH is not set: it must name the published serving DuckDB file.")
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        fail(f"No serving file at {path}: run the pipeline (pilotage refresh) first.")
+    return path
+
+
+def build_bundle(serving: Path) -> bytes:
+    """The assets tree as an in-memory ZIP with one top-level folder and the DuckDB path set."""
+    if not (ASSETS_DIR / "metadata.yaml").is_file():
+        fail(f"{ASSETS_DIR / 'metadata.yaml'} is missing: the assets tree is incomplete.")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(ASSETS_DIR.rglob("*.yaml")):
+            relative = path.relative_to(ASSETS_DIR).as_posix()
+            text = path.read_text(encoding="utf-8")
+            if relative.startswith("databases/"):
+                text = text.replace(SERVING_PLACEHOLDER, str(serving))
+            bundle.writestr(f"{BUNDLE_ROOT}/{relative}", text)
+    return buffer.getvalue()
+
+
+def ensure_admin(security_manager, db):  # noqa: ANN001, ANN201 - Superset objects
+    username = os.environ.get("SUPERSET_ADMIN_USERNAME") or "admin"
+    password = os.environ.get("SUPERSET_ADMIN_PASSWORD", "")
+    if not password:
+        fail("SUPERSET_ADMIN_PASSWORD is not set (pilotage generates one in demo mode).")
+    email = os.environ.get("SUPERSET_ADMIN_EMAIL") or f"{username}@pilotage.invalid"
+    admin_role = security_manager.find_role("Admin")
+    user = security_manager.find_user(username=username)
+    if user is None:
+        user = security_manager.add_user(username, "pilotage", "admin", email, admin_role, password)
+        if not user:
+            fail(f"could not create the admin user {username!r} (see the log above).")
+        log(f"created admin user {username!r}")
+    else:
+        security_manager.reset_password(user.id, password)
+        if admin_role not in user.roles:
+            user.roles.append(admin_role)
+        user.active = True
+        log(f"updated admin user {username!r}")
+    db.session.commit()
+    return security_manager.find_user(username=username)
+
+
+def import_bundle(bundle: bytes, admin) -> None:  # noqa: ANN001
+    from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
+    from superset.commands.importers.v1.utils import get_contents_from_bundle
+    from superset.utils.core import override_user
+
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        contents = get_contents_from_bundle(archive)
+    with override_user(admin):
+        ImportDashboardsCommand(contents, overwrite=True).run()
+
+
+def pilotage_datasets(db):  # noqa: ANN001, ANN201
+    from superset.connectors.sqla.models import SqlaTable
+    from superset.models.core import Database
+
+    database = db.session.query(Database).filter_by(database_name=DATABASE_NAME).one_or_none()
+    if database is None:
+        fail(f"database {DATABASE_NAME!r} missing after the import.")
+    return {t.table_name: t for t in db.session.query(SqlaTable).filter_by(database_id=database.id)}
+
+
+def sync_roles(security_manager, db, datasets) -> dict:  # noqa: ANN001
+    """Business roles = Gamma's permissions (no SQL Lab) + read access to the pilotage datasets."""
+    gamma = security_manager.find_role("Gamma")
+    if gamma is None:
+        fail("role Gamma missing: `superset init` did not run.")
+    base = [
+        pvm
+        for pvm in gamma.permissions
+        if pvm.view_menu.name not in ("SQLLab", "SQL Lab", "Query", "SavedQuery")
+        and "sql" not in pvm.permission.name.lower()
+    ]
+    dataset_pvms = []
+    for table in datasets.values():
+        pvm = security_manager.add_permission_view_menu("datasource_access", table.perm)
+        dataset_pvms.append(pvm)
+    roles = {}
+    for name in BUSINESS_ROLES:
+        role = security_manager.find_role(name) or security_manager.add_role(name)
+        role.permissions = list(dict.fromkeys(base + dataset_pvms))
+        roles[name] = role
+    db.session.commit()
+    log(
+        f"roles {', '.join(BUSINESS_ROLES)}: {len(base)} Gamma permissions + "
+        f"{len(dataset_pvms)} datasets, no SQL Lab"
+    )
+    return roles
+
+
+def sync_rls(security_manager, db, datasets, roles) -> None:  # noqa: ANN001
+    from superset.connectors.sqla.models import RowLevelSecurityFilter
+
+    def upsert(name, filter_type, tables, rule_roles, clause, group_key, description):  # noqa: ANN001
+        rule = db.session.query(RowLevelSecurityFilter).filter_by(name=name).one_or_none()
+        if rule is None:
+            rule = RowLevelSecurityFilter(name=name)
+            db.session.add(rule)
+        rule.filter_type = filter_type
+        rule.tables = tables
+        rule.roles = rule_roles
+        rule.clause = clause
+        rule.group_key = group_key
+        rule.description = description
+
+    missing = sorted(set(RLS_CLAUSES) - set(datasets))
+    if missing:
+        fail(f"datasets {missing} missing after the import: check superset/assets/datasets.")
+    admin = security_manager.find_role("Admin")
+    # Base rule: everyone except these roles sees nothing (Gamma, Alpha, future roles...).
+    upsert(
+        DENY_ALL_RULE,
+        "Base",
+        [datasets[name] for name in RLS_CLAUSES],
+        [admin, *roles.values()],
+        "1 = 0",
+        None,
+        "Deny by default: only Admin, Executive, Sales Manager and Sales Rep see pilotage data.",
+    )
+    for dataset, (rep_clause, manager_clause) in RLS_CLAUSES.items():
+        upsert(
+            f"pilotage: sales rep own rows ({dataset})",
+            "Regular",
+            [datasets[dataset]],
+            [roles[REP_ROLE]],
+            rep_clause,
+            RLS_GROUP,
+            "A sales rep sees their own rows (Superset user e-mail = rep e-mail).",
+        )
+        upsert(
+            f"pilotage: sales manager team rows ({dataset})",
+            "Regular",
+            [datasets[dataset]],
+            [roles[MANAGER_ROLE]],
+            manager_clause,
+            RLS_GROUP,
+            "A sales manager sees the rows of the teams they manage.",
+        )
+    db.session.commit()
+    log(f"row-level security on {', '.join(RLS_CLAUSES)} (Base deny-by-default + rep/manager)")
+
+
+def main() -> None:
+    serving = serving_path()
+    log(f"serving file {serving}")
+    from superset.app import create_app
+
+    app = create_app()
+    with app.app_context():
+        from flask_migrate import upgrade
+        from superset.extensions import db
+
+        from superset import appbuilder, security_manager
+
+        log("migrating the metadata database (superset db upgrade)")
+        upgrade()
+        log("syncing roles and permissions (superset init)")
+        appbuilder.add_permissions(update_perms=True)
+        security_manager.sync_role_definitions()
+        db.session.commit()
+
+        admin = ensure_admin(security_manager, db)
+        log(f"importing dashboards as code from {ASSETS_DIR}")
+        try:
+            import_bundle(build_bundle(serving), admin)
+        except Exception as exc:  # the importer's own messages are terse: add where and what
+            messages = getattr(exc, "normalized_messages", lambda: None)()
+            fail(f"importing {ASSETS_DIR} failed: {exc!r} {messages or ''}")
+        db.session.commit()
+        datasets = pilotage_datasets(db)
+        log(f"imported datasets: {', '.join(sorted(datasets))}")
+        roles = sync_roles(security_manager, db, datasets)
+        sync_rls(security_manager, db, datasets, roles)
+    log("done")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,984 @@
+"""A real Superset on the serving file: dashboards as code, chart data, sandbox, roles and RLS.
+
+Starts Superset (its own environment, .venv-superset) on a free port with a temporary
+SUPERSET_HOME (SQLite metadata) through ``pilotage.superset_admin``, bootstraps it once for the
+module, and talks to it over HTTP like a user or a script would. Expected numbers are computed
+here, independently, with DuckDB SQL on the same serving file.
+
+The serving file comes from the ``demo_serving_db`` fixture (tests/conftest.py: a file published by
+the real pipeline). Without it, a small synthetic serving file with the marts' column contract is
+built here instead (``build_synthetic_serving``; PILOTAGE_SUPERSET_TEST_SERVING=synthetic forces
+it). Under CI=true a Superset that cannot start fails; elsewhere a missing .venv-superset skips
+loudly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+import yaml
+
+from pilotage import superset_admin
+from pilotage.settings import SUPERSET_DIR, load_settings
+
+pytestmark = pytest.mark.superset
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ASSETS = SUPERSET_DIR / "assets"
+START_TIMEOUT = 180
+
+# ---------------------------------------------------------------------------------------------
+# Fallback serving file (used only when tests/conftest.py provides no demo_serving_db)
+# ---------------------------------------------------------------------------------------------
+
+# rep_id, name, email, team_id (the first rep of each team is its manager)
+REPS = [
+    ("R01", "Alice Martin", "alice@pilotage.test", "T1"),
+    ("R02", "Bruno Petit", "bruno@pilotage.test", "T1"),
+    ("R03", "Chloe Durand", "chloe@pilotage.test", "T1"),
+    ("R04", "David Leroy", "david@pilotage.test", "T2"),
+    ("R05", "Emma Moreau", "emma@pilotage.test", "T2"),
+    ("R06", "Farid Simon", "farid@pilotage.test", "T2"),
+    ("R07", "Gaelle Michel", "gaelle@pilotage.test", "T3"),
+    ("R08", "Hugo Laurent", "hugo@pilotage.test", "T3"),
+]
+TEAMS = [
+    ("T1", "Paris Grands Comptes", "G1", "Ile-de-France", "R01"),
+    ("T2", "Lyon PME", "G2", "Sud-Est", "R04"),
+    ("T3", "Marseille PME", "G2", "Sud-Est", "R07"),
+]
+AS_OF = "2026-06-15"
+
+_SQL = """
+create schema marts;
+create table marts.dim_team as
+select t.team_id, t.team_name, t.region_id, t.region_name, t.manager_rep_id,
+       r.rep_name as manager_name, r.email as manager_email
+from teams t join reps r on r.rep_id = t.manager_rep_id;
+
+create table marts.dim_rep as
+select r.rep_id, r.rep_name, r.email,
+       case when r.rep_id = t.manager_rep_id then 'Sales Manager' else 'Account Executive' end
+           as title,
+       case when r.rep_id = t.manager_rep_id then 'manager' else 'rep' end as role_type,
+       r.team_id, t.team_name, t.region_name, t.manager_rep_id, t.manager_email,
+       date '2023-01-02' as hire_date, true as is_active
+from reps r join marts.dim_team t using (team_id);
+
+create table marts.dim_date as
+select d::date as date_day, date_trunc('month', d)::date as month_start,
+       extract(year from d)::int as year, extract(month from d)::int as month,
+       extract(isodow from d)::int as iso_day_of_week,
+       extract(isodow from d) <= 5 as is_working_day
+from range(date '2026-01-01', date '2026-07-01', interval 1 day) t(d);
+
+create table marts.dim_customer as
+select 'C' || lpad(i::varchar, 3, '0') as customer_id, 'Customer ' || i as customer_name
+from range(1, 21) t(i);
+
+create table marts.dim_product as
+select 'P' || i as product_id, 'Product ' || i as product_name, (10 * i)::decimal(18,2) as unit_cost
+from range(1, 6) t(i);
+
+create table marts.fct_activities as
+with types(activity_type, weight) as (
+    values ('call', 9), ('email', 12), ('meeting', 4),
+           ('proposal', 2), ('quote', 2), ('contract', 1)
+),
+days as (select date_day from marts.dim_date where is_working_day and date_day <= date '{as_of}'),
+raw as (
+    select r.rep_id, r.team_id, d.date_day, ty.activity_type, ty.weight,
+           (hash(r.rep_id || d.date_day::varchar || ty.activity_type) % 1000003)::bigint as h
+    from marts.dim_rep r cross join days d cross join types ty
+)
+select 'A' || row_number() over (order by rep_id, date_day, activity_type) as activity_id,
+       activity_type, date_day as activity_date, date_trunc('month', date_day)::date as month_start,
+       rep_id, team_id,
+       case when activity_type in ('call', 'email', 'meeting') then 'Task' else 'Document' end
+           as source_object,
+       'X' || (h % 100000) as related_record_id, 'completed' as status
+from raw where h % 20 < weight;
+
+create table marts.fct_revenue as
+with days as (
+    select date_day from marts.dim_date where is_working_day and date_day <= date '{as_of}'
+),
+raw as (
+    select r.rep_id, r.team_id, d.date_day,
+           (hash(r.rep_id || 'rev' || d.date_day::varchar) % 1000003)::bigint as h
+    from marts.dim_rep r cross join days d
+)
+select 'L' || row_number() over (order by rep_id, date_day) as invoice_line_id,
+       'I' || row_number() over (order by rep_id, date_day) as invoice_id,
+       'INV-' || lpad((row_number() over (order by rep_id, date_day))::varchar, 6, '0')
+           as invoice_number,
+       case when h % 23 = 0 then 'credit_note' else 'invoice' end as document_type,
+       date_day as invoice_date, date_trunc('month', date_day)::date as month_start,
+       'C' || lpad((1 + h % 20)::varchar, 3, '0') as customer_id,
+       'P' || (1 + h % 5) as product_id, rep_id, team_id,
+       ((1 + h % 7) * case when h % 23 = 0 then -1 else 1 end)::decimal(18,2) as quantity,
+       ((1 + h % 7) * (100 + h % 400) * case when h % 23 = 0 then -1 else 1 end)::decimal(18,2)
+           as revenue,
+       ((1 + h % 7) * (60 + h % 250) * case when h % 23 = 0 then -1 else 1 end)::decimal(18,2)
+           as cost,
+       (((1 + h % 7) * (100 + h % 400) - (1 + h % 7) * (60 + h % 250))
+           * case when h % 23 = 0 then -1 else 1 end)::decimal(18,2) as gross_margin
+from raw where h % 3 = 0;
+
+create table marts.kpi_rep_month as
+with months as (
+    select distinct month_start from marts.dim_date where month_start <= date '{as_of}'
+),
+grid as (select r.*, m.month_start from marts.dim_rep r cross join months m),
+act as (
+    select rep_id, month_start,
+           count(*) filter (where activity_type = 'call') as calls,
+           count(*) filter (where activity_type = 'email') as emails,
+           count(*) filter (where activity_type = 'meeting') as meetings,
+           count(*) filter (where activity_type = 'proposal') as proposals,
+           count(*) filter (where activity_type = 'quote') as quotes,
+           count(*) filter (where activity_type = 'contract') as contracts,
+           count(*) as activities
+    from marts.fct_activities group by all
+),
+rev as (
+    select rep_id, month_start, sum(quantity)::decimal(18,2) as quantity,
+           sum(revenue)::decimal(18,2) as revenue, sum(cost)::decimal(18,2) as cost,
+           sum(gross_margin)::decimal(18,2) as gross_margin
+    from marts.fct_revenue group by all
+),
+base as (
+    select g.month_start, g.rep_id, g.rep_name, g.email as rep_email, g.team_id, g.team_name,
+           g.region_name, g.manager_email,
+           coalesce(a.calls, 0) as calls, coalesce(a.emails, 0) as emails,
+           coalesce(a.meetings, 0) as meetings, coalesce(a.proposals, 0) as proposals,
+           coalesce(a.quotes, 0) as quotes, coalesce(a.contracts, 0) as contracts,
+           coalesce(a.activities, 0) as activities,
+           coalesce(v.quantity, 0)::decimal(18,2) as quantity,
+           coalesce(v.revenue, 0)::decimal(18,2) as revenue,
+           coalesce(v.cost, 0)::decimal(18,2) as cost,
+           coalesce(v.gross_margin, 0)::decimal(18,2) as gross_margin,
+           case when g.rep_id = 'R08' then null
+                else (20000 + 1500 * (hash(g.rep_id) % 5)::bigint)::decimal(18,2)
+           end as revenue_target,
+           day(last_day(g.month_start))::int as days_in_month,
+           case when last_day(g.month_start) <= date '{as_of}' then day(last_day(g.month_start))
+                else day(date '{as_of}') end::int as elapsed_days
+    from grid g
+    left join act a on a.rep_id = g.rep_id and a.month_start = g.month_start
+    left join rev v on v.rep_id = g.rep_id and v.month_start = g.month_start
+),
+paced as (
+    select *,
+           gross_margin / nullif(revenue, 0) as margin_pct,
+           revenue / nullif(revenue_target, 0) as attainment,
+           revenue_target * elapsed_days / days_in_month as prorated_target_to_date
+    from base
+)
+select * exclude (prorated_target_to_date),
+       prorated_target_to_date::double as prorated_target_to_date,
+       (revenue / nullif(prorated_target_to_date, 0))::double as pace,
+       case when revenue_target is null then 'no target'
+            when revenue / nullif(prorated_target_to_date, 0) >= 1 then 'on track'
+            when revenue / nullif(prorated_target_to_date, 0) >= 0.9 then 'at risk'
+            else 'off track' end as status,
+       date '{as_of}' as as_of_date
+from paced;
+"""
+
+
+def build_synthetic_serving(path: Path) -> Path:
+    """Write a serving file at ``path`` (replacing it) with the marts' column contract."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(
+            "create temp table reps(rep_id varchar, rep_name varchar, email varchar, "
+            "team_id varchar)"
+        )
+        con.executemany("insert into reps values (?, ?, ?, ?)", REPS)
+        con.execute(
+            "create temp table teams(team_id varchar, team_name varchar, region_id varchar, "
+            "region_name varchar, manager_rep_id varchar)"
+        )
+        con.executemany("insert into teams values (?, ?, ?, ?, ?)", TEAMS)
+        for statement in _SQL.format(as_of=AS_OF).split(";"):
+            if statement.strip():
+                con.execute(statement)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# The Superset server
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def serving_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pipeline's ``demo_serving_db`` when conftest provides it, else the synthetic file.
+
+    ``PILOTAGE_SUPERSET_TEST_SERVING=synthetic`` forces the synthetic file (fast, for working on
+    dashboards without running the pipeline).
+    """
+    if os.environ.get("PILOTAGE_SUPERSET_TEST_SERVING") == "synthetic":
+        return build_synthetic_serving(tmp_path_factory.mktemp("serving") / "serving.duckdb")
+    try:
+        return Path(request.getfixturevalue("demo_serving_db"))
+    except pytest.FixtureLookupError:
+        return build_synthetic_serving(tmp_path_factory.mktemp("serving") / "serving.duckdb")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _unavailable(message: str) -> None:
+    """No Superset here: a loud skip on a developer machine, a failure in CI."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+class Superset:
+    """A running Superset and an admin HTTP session on it."""
+
+    def __init__(self, url: str, settings, admin: tuple[str, str]) -> None:
+        self.url = url
+        self.settings = settings
+        self.admin = self.login(*admin)
+
+    def login(self, username: str, password: str) -> requests.Session:
+        session = requests.Session()
+        response = session.post(
+            f"{self.url}/api/v1/security/login",
+            json={"username": username, "password": password, "provider": "db", "refresh": True},
+            timeout=30,
+        )
+        assert response.status_code == 200, f"login of {username} failed: {response.text}"
+        session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        csrf = session.get(f"{self.url}/api/v1/security/csrf_token/", timeout=30)
+        assert csrf.status_code == 200, csrf.text
+        session.headers["X-CSRFToken"] = csrf.json()["result"]
+        session.headers["Referer"] = self.url
+        return session
+
+    def get(self, path: str, session: requests.Session | None = None, **kwargs) -> dict:
+        response = (session or self.admin).get(f"{self.url}{path}", timeout=60, **kwargs)
+        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
+        return response.json()
+
+
+@pytest.fixture(scope="module")
+def superset(serving_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
+    python = superset_admin.superset_venv() / "bin" / "python"
+    if not python.exists():
+        _unavailable(
+            f"SUPERSET TESTS NOT RUN: no Superset environment at {python.parent.parent} "
+            "(run `make install`)."
+        )
+    data_dir = tmp_path_factory.mktemp("superset_data")
+    settings = dataclasses.replace(load_settings(), data_dir=data_dir, serving_path=serving_db)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as mp:
+        # A temporary home with SQLite metadata in demo mode, whatever the developer's shell has.
+        for name in (
+            "SUPERSET_HOME",
+            "SUPERSET_METADATA_URI",
+            "REDIS_URL",
+            "PILOTAGE_ENV",
+            "SUPERSET_SECRET_KEY",
+            "SUPERSET_ADMIN_PASSWORD",
+            "SUPERSET_ADMIN_USERNAME",
+        ):
+            mp.delenv(name, raising=False)
+        started = time.monotonic()
+        try:
+            superset_admin.bootstrap(settings)
+        except superset_admin.SupersetError as exc:
+            pytest.fail(f"Superset bootstrap failed: {exc}")
+        bootstrap_seconds = time.monotonic() - started
+        log_path = data_dir / "superset-server.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                superset_admin.serve_command(settings, host="127.0.0.1", port=port),
+                env=superset_admin.superset_env(settings),
+                cwd=str(superset_admin.superset_home(settings)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, killed as a whole below
+            )
+        try:
+            started = time.monotonic()
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(
+                        f"Superset exited with {process.returncode} before answering /health:\n"
+                        + log_path.read_text(errors="replace")[-3000:]
+                    )
+                try:
+                    if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:  # not listening yet, or still loading
+                    pass
+                if time.monotonic() - started > START_TIMEOUT:
+                    pytest.fail(
+                        f"Superset did not answer {url}/health within {START_TIMEOUT}s:\n"
+                        + log_path.read_text(errors="replace")[-3000:]
+                    )
+                time.sleep(0.5)
+            print(
+                f"\nSuperset: bootstrap {bootstrap_seconds:.0f}s, "
+                f"server up in {time.monotonic() - started:.0f}s at {url}"
+            )
+            yield Superset(url, settings, superset_admin.admin_credentials(settings))
+        finally:
+            _stop(process)
+
+
+# ---------------------------------------------------------------------------------------------
+# Independent expectations from DuckDB
+# ---------------------------------------------------------------------------------------------
+
+
+def _query(serving_db: Path, sql: str, params: list | None = None) -> list[dict]:
+    con = duckdb.connect(str(serving_db), read_only=True)
+    try:
+        cursor = con.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        con.close()
+
+
+def _num(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _month(epoch_ms: float) -> dt.date:
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC).date()
+
+
+LEADERBOARD_SQL = """
+select rep_name, team_name,
+       sum(revenue) as revenue,
+       sum(revenue_target) as revenue_target,
+       sum(case when revenue_target is not null then revenue end)
+           / nullif(sum(revenue_target), 0) as attainment
+from marts.kpi_rep_month
+{where}
+group by rep_name, team_name
+"""
+
+
+def _expected_leaderboard(serving_db: Path, where: str = "", params=None) -> dict:
+    rows = _query(serving_db, LEADERBOARD_SQL.format(where=where), params)
+    return {(r["rep_name"], r["team_name"]): r for r in rows}
+
+
+def _assert_leaderboard(rows: list[dict], expected: dict) -> None:
+    got = {(r["rep_name"], r["team_name"]): r for r in rows}
+    assert set(got) == set(expected)
+    for key, want in expected.items():
+        assert got[key]["revenue"] == pytest.approx(_num(want["revenue"]), abs=0.01), key
+        assert _num(got[key]["revenue_target"]) == pytest.approx(
+            _num(want["revenue_target"]), abs=0.01
+        ), key
+        assert _num(got[key]["attainment"]) == pytest.approx(_num(want["attainment"])), key
+
+
+def _chart_ids(superset: Superset) -> dict[str, int]:
+    charts = superset.get("/api/v1/dashboard/sales-performance/charts")["result"]
+    return {chart["slice_name"]: chart["id"] for chart in charts}
+
+
+def _chart_data(superset: Superset, chart_id: int, session=None) -> dict:
+    response = (session or superset.admin).get(
+        f"{superset.url}/api/v1/chart/{chart_id}/data/", timeout=120
+    )
+    assert response.status_code == 200, f"chart {chart_id}: {response.status_code} {response.text}"
+    result = response.json()["result"][0]
+    assert result.get("error") is None, result
+    return result
+
+
+def _asset_chart_names() -> set[str]:
+    return {
+        yaml.safe_load(path.read_text())["slice_name"]
+        for path in (ASSETS / "charts").glob("*.yaml")
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+
+# Checks without a running server first (the module's server starts with the first test
+# that needs it).
+
+
+def test_demo_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
+    settings = dataclasses.replace(load_settings(), data_dir=tmp_path)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("SUPERSET_HOME", "PILOTAGE_ENV", *superset_admin.SECRET_VARS):
+            mp.delenv(name, raising=False)
+        superset_admin.ensure_demo_secrets(settings)
+        path = tmp_path / "superset_home" / ".demo-secrets.env"
+        assert path.stat().st_mode & 0o777 == 0o600
+        first = superset_admin.superset_env(settings)
+        assert len(first["SUPERSET_SECRET_KEY"]) >= 32
+        superset_admin.ensure_demo_secrets(settings)
+        assert (
+            superset_admin.superset_env(settings)["SUPERSET_SECRET_KEY"]
+            == (first["SUPERSET_SECRET_KEY"])
+        )
+        assert superset_admin.admin_credentials(settings) == (
+            "admin",
+            first["SUPERSET_ADMIN_PASSWORD"],
+        )
+        mp.setenv("SUPERSET_ADMIN_PASSWORD", "from-the-environment")  # real env vars win
+        assert superset_admin.admin_credentials(settings)[1] == "from-the-environment"
+        mp.setenv("PILOTAGE_ENV", "production")  # never demo secrets in production
+        mp.delenv("SUPERSET_ADMIN_PASSWORD")
+        assert "SUPERSET_SECRET_KEY" not in superset_admin.superset_env(settings)
+        other = dataclasses.replace(settings, data_dir=tmp_path / "prod")
+        superset_admin.ensure_demo_secrets(other)
+        assert not (tmp_path / "prod").exists()
+
+
+def _superset_python(
+    code: str, args: list[str] | None = None, **env: str
+) -> subprocess.CompletedProcess:
+    settings = load_settings()
+    base = superset_admin.superset_env(settings)
+    for name in ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD", "REDIS_URL", "PILOTAGE_ENV"):
+        base.pop(name, None)
+    return subprocess.run(
+        [str(superset_admin.superset_venv() / "bin" / "python"), "-c", code, *(args or [])],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_production_refuses_missing_or_weak_secrets(tmp_path: Path) -> None:
+    if not (superset_admin.superset_venv() / "bin" / "python").exists():
+        _unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
+    # The refusal happens before Superset is imported: run the config file itself, once per case.
+    code = """
+import json, os, runpy, sys
+for case in json.loads(sys.argv[1]):
+    for name in ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD"):
+        os.environ.pop(name, None)
+    os.environ.update(case)
+    try:
+        runpy.run_path(os.environ["SUPERSET_CONFIG_PATH"])
+    except RuntimeError as exc:
+        print("refused:", exc)
+    else:
+        print("started:", case)
+"""
+    cases = [
+        {},
+        {"SUPERSET_SECRET_KEY": "changeme", "SUPERSET_ADMIN_PASSWORD": "a-long-admin-password"},
+        {"SUPERSET_SECRET_KEY": "x" * 48, "SUPERSET_ADMIN_PASSWORD": "admin"},
+        {"SUPERSET_SECRET_KEY": "x" * 48},
+    ]
+    done = _superset_python(
+        code + "\n",
+        PILOTAGE_ENV="production",
+        SUPERSET_HOME=str(tmp_path),
+        args=[json.dumps(cases)],
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == len(cases), done.stdout
+    for line in lines:
+        assert line.startswith("refused: pilotage refuses to start Superset in production"), line
+
+
+def test_production_profile_uses_redis(tmp_path: Path) -> None:
+    if not (superset_admin.superset_venv() / "bin" / "python").exists():
+        _unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
+    redis_url = os.environ.get("PILOTAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    host, port = redis_url.split("//", 1)[1].split("/", 1)[0].split(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError:
+        _unavailable(f"REDIS NOT REACHABLE at {redis_url}: the production cache test did not run.")
+    code = """
+from superset.app import create_app
+app = create_app()
+with app.app_context():
+    from superset.extensions import cache_manager, celery_app
+    cache = cache_manager.data_cache
+    print(type(cache.cache).__name__, app.config["CELERY_CONFIG"].broker_url)
+    cache.set("pilotage-test", 42, timeout=30)
+    assert cache.get("pilotage-test") == 42
+"""
+    done = _superset_python(
+        code,
+        PILOTAGE_ENV="production",
+        SUPERSET_HOME=str(tmp_path),
+        SUPERSET_SECRET_KEY="k" * 48,
+        SUPERSET_ADMIN_PASSWORD="a-long-admin-password",
+        REDIS_URL=redis_url,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"RedisCache {redis_url}" in done.stdout
+
+
+def test_assets_are_consistent() -> None:
+    """The YAML tree alone: unique UUIDs, every chart saved with a query context that uses the
+    dataset's metrics, every chart on the dashboard, no instance-specific database path."""
+    load = lambda path: yaml.safe_load(path.read_text())  # noqa: E731
+    database = load(ASSETS / "databases" / "pilotage_serving.yaml")
+    assert database["sqlalchemy_uri"] == "duckdb:///${PILOTAGE_SERVING_PATH}"
+    assert database["extra"]["engine_params"]["connect_args"] == {
+        "read_only": True,
+        "config": {
+            "enable_external_access": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "lock_configuration": True,
+        },
+    }
+    assert not database["allow_dml"] and not database["allow_file_upload"]
+    datasets = {
+        d["uuid"]: d for d in map(load, (ASSETS / "datasets" / "pilotage_serving").glob("*.yaml"))
+    }
+    charts = [load(path) for path in (ASSETS / "charts").glob("*.yaml")]
+    dashboard = load(ASSETS / "dashboards" / "sales_performance.yaml")
+    uuids = [database["uuid"], *datasets, *(c["uuid"] for c in charts), dashboard["uuid"]]
+    assert len(uuids) == len(set(uuids))
+    for chart in charts:
+        dataset = datasets[chart["dataset_uuid"]]
+        metrics = {m["metric_name"] for m in dataset["metrics"]}
+        context = json.loads(chart["query_context"])
+        for query in context["queries"]:
+            assert set(query["metrics"]) <= metrics, chart["slice_name"]
+    on_dashboard = {
+        node["meta"]["uuid"]
+        for node in dashboard["position"].values()
+        if isinstance(node, dict) and node.get("type") == "CHART"
+    }
+    assert on_dashboard == {c["uuid"] for c in charts}
+    assert dashboard["slug"] == "sales-performance"
+    assert (
+        dashboard["metadata"]["color_scheme"]
+        == yaml.safe_load((SUPERSET_DIR / "branding.yaml").read_text())["color_scheme_id"]
+    )
+
+
+def _pg(url: str, sql: str) -> str:
+    """Run one statement on Postgres with Superset's psycopg2; return the first value, if any."""
+    code = (
+        "import psycopg2, sys\n"
+        "con = psycopg2.connect(sys.argv[1]); con.autocommit = True\n"
+        "cur = con.cursor(); cur.execute(sys.argv[2])\n"
+        "print(cur.fetchone()[0] if cur.description else '')\n"
+    )
+    python = str(superset_admin.superset_venv() / "bin" / "python")
+    done = subprocess.run(
+        [python, "-c", code, url, sql], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Path) -> None:
+    """PILOTAGE_ENV=production: Postgres metadata and Redis caches, strong secrets from the env."""
+    if not (superset_admin.superset_venv() / "bin" / "python").exists():
+        _unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
+    server = os.environ.get("PILOTAGE_TEST_POSTGRES", "postgres@127.0.0.1:5432")
+    redis_url = os.environ.get("PILOTAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    for host_port, what in ((server.split("@")[-1], "POSTGRES"), (redis_url[8:], "REDIS")):
+        host, port = host_port.split("/")[0].split(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+        except OSError:
+            _unavailable(f"{what} NOT REACHABLE at {host_port}: production profile not tested.")
+    database = f"pilotage_superset_test_{os.getpid()}"
+    admin_url = f"postgresql://{server}/postgres"
+    metadata_url = f"postgresql+psycopg2://{server}/{database}"
+    _pg(admin_url, f"drop database if exists {database}")
+    _pg(admin_url, f"create database {database}")
+    settings = dataclasses.replace(load_settings(), data_dir=tmp_path, serving_path=serving_db)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.delenv("SUPERSET_HOME", raising=False)
+            mp.setenv("PILOTAGE_ENV", "production")
+            mp.setenv("SUPERSET_METADATA_URI", metadata_url)
+            mp.setenv("REDIS_URL", redis_url)
+            mp.setenv("SUPERSET_SECRET_KEY", "p" * 20 + "-production-test-secret")
+            mp.setenv("SUPERSET_ADMIN_PASSWORD", "production-admin-password")
+            superset_admin.bootstrap(settings)
+            assert not (superset_admin.superset_home(settings) / ".demo-secrets.env").exists()
+        url = f"postgresql://{server}/{database}"
+        assert _pg(url, "select count(*) from dashboards where slug = 'sales-performance'") == "1"
+        assert _pg(url, "select count(*) from row_level_security_filters") == "7"
+        assert _pg(url, "select count(*) from ab_user where username = 'admin'") == "1"
+    finally:
+        _pg(admin_url, f"drop database if exists {database} with (force)")
+
+
+# Against the running server.
+
+
+def test_dashboard_lists_all_charts(superset: Superset) -> None:
+    dashboard = superset.get("/api/v1/dashboard/sales-performance")["result"]
+    assert dashboard["dashboard_title"] == "Sales performance"
+    assert dashboard["published"] is True
+    metadata = json.loads(dashboard["json_metadata"])
+    assert metadata["color_scheme"] == "pilotage"
+    filters = {f["name"]: f["filterType"] for f in metadata["native_filter_configuration"]}
+    assert filters == {"Month": "filter_time", "Team": "filter_select", "Rep": "filter_select"}
+    assert set(_chart_ids(superset)) == _asset_chart_names()
+
+
+def test_dashboard_page_wears_company_colours(superset: Superset) -> None:
+    """The browser path: form login, the dashboard page, the theme and scheme from branding.yaml."""
+    import html
+    import re
+
+    branding = yaml.safe_load((SUPERSET_DIR / "branding.yaml").read_text())
+    browser = requests.Session()
+    login_page = browser.get(f"{superset.url}/login/", timeout=30)
+    assert "default-src 'self'" in login_page.headers.get("Content-Security-Policy", "")
+    token = re.search(r'id="csrf_token"[^>]*value="([^"]+)"', login_page.text)
+    assert token, "no CSRF token on the login form"
+    username, password = superset_admin.admin_credentials(superset.settings)
+    browser.post(
+        f"{superset.url}/login/",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        timeout=30,
+    )
+    page = browser.get(f"{superset.url}/superset/dashboard/sales-performance/", timeout=60)
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert f'"colorPrimary": "{branding["colors"]["primary"]}"' in text
+    assert f'"brandAppName": "{branding["app_name"]}"' in text
+    assert f'"id": "{branding["color_scheme_id"]}"' in text
+
+
+def test_every_chart_answers_with_rows(superset: Superset) -> None:
+    for name, chart_id in _chart_ids(superset).items():
+        result = _chart_data(superset, chart_id)
+        assert result["rowcount"] > 0, f"{name}: no rows"
+        assert not result.get("rejected_filters"), f"{name}: {result['rejected_filters']}"
+
+
+def test_leaderboard_matches_duckdb(superset: Superset, serving_db: Path) -> None:
+    result = _chart_data(superset, _chart_ids(superset)["Rep leaderboard"])
+    _assert_leaderboard(result["data"], _expected_leaderboard(serving_db))
+    attainments = [r["attainment"] for r in result["data"] if r["attainment"] is not None]
+    assert attainments == sorted(attainments, reverse=True), "leaderboard is not ranked"
+    # status is the pipeline's own, for the as-of month (none for a team the rep has left)
+    statuses = _query(
+        serving_db,
+        "select rep_name, team_name, "
+        "max(case when month_start = date_trunc('month', as_of_date) then status end) as status "
+        "from marts.kpi_rep_month group by all",
+    )
+    want = {(r["rep_name"], r["team_name"]): r["status"] for r in statuses}
+    got = {(r["rep_name"], r["team_name"]): r["current_status"] for r in result["data"]}
+    assert got == want
+
+
+def test_revenue_charts_match_duckdb(superset: Superset, serving_db: Path) -> None:
+    charts = _chart_ids(superset)
+    by_month = _query(
+        serving_db,
+        "select month_start, sum(revenue) as revenue, sum(revenue_target) as revenue_target "
+        "from marts.kpi_rep_month group by month_start",
+    )
+    want = {r["month_start"]: r for r in by_month}
+    rows = _chart_data(superset, charts["Revenue vs target by month"])["data"]
+    got = {_month(r["month_start"]): r for r in rows}
+    assert set(got) == set(want)
+    for month, row in want.items():
+        assert got[month]["revenue"] == pytest.approx(_num(row["revenue"]), abs=0.01)
+        assert _num(got[month]["revenue_target"]) == pytest.approx(
+            _num(row["revenue_target"]), abs=0.01
+        )
+
+    totals = _query(
+        serving_db,
+        "select sum(revenue) as revenue, sum(gross_margin) as gross_margin "
+        "from marts.kpi_rep_month",
+    )[0]
+    revenue = _chart_data(superset, charts["Revenue"])["data"][0]["revenue"]
+    assert revenue == pytest.approx(_num(totals["revenue"]), abs=0.01)
+    margin = _chart_data(superset, charts["Gross margin %"])["data"][0]["margin_pct"]
+    assert margin == pytest.approx(float(totals["gross_margin"] / totals["revenue"]))
+
+
+def test_activity_chart_matches_duckdb(superset: Superset, serving_db: Path) -> None:
+    want = {
+        (r["month_start"], r["activity_type"]): r["n"]
+        for r in _query(
+            serving_db,
+            "select month_start, activity_type, count(*) as n from marts.fct_activities "
+            "group by all",
+        )
+    }
+    rows = _chart_data(superset, _chart_ids(superset)["Activities by type per month"])["data"]
+    got = {
+        (_month(row["month_start"]), activity_type): int(count)
+        for row in rows
+        for activity_type, count in row.items()
+        if activity_type != "month_start" and count is not None and count == count  # not NaN
+    }
+    assert {k: v for k, v in got.items() if v} == want
+
+
+def test_bootstrap_is_idempotent(superset: Superset) -> None:
+    charts_before = _chart_ids(superset)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("SUPERSET_HOME", "SUPERSET_METADATA_URI", "PILOTAGE_ENV"):
+            mp.delenv(name, raising=False)
+        superset_admin.bootstrap(superset.settings)
+    dashboards = superset.get(
+        "/api/v1/dashboard/", params={"q": "(filters:!((col:slug,opr:eq,value:sales-performance)))"}
+    )
+    assert dashboards["count"] == 1
+    assert superset.get("/api/v1/dashboard/")["count"] == 1
+    databases = superset.get("/api/v1/database/")["result"]
+    assert [d["database_name"] for d in databases] == ["pilotage_serving"]
+    assert superset.get("/api/v1/dataset/")["count"] == len(
+        list((ASSETS / "datasets").rglob("*.yaml"))
+    )
+    assert superset.get("/api/v1/chart/")["count"] == len(_asset_chart_names())
+    assert _chart_ids(superset) == charts_before
+    rules = superset.get("/api/v1/rowlevelsecurity/", params={"q": "(page_size:100)"})
+    assert rules["count"] == 7, [r["name"] for r in rules["result"]]
+
+
+ESCAPES = [
+    "select * from read_csv('/etc/passwd')",
+    "select * from read_text('/etc/hostname')",
+    "install httpfs",
+    "load httpfs",
+    "copy (select 1) to '{csv}'",
+    "attach '{db}'",
+    "set enable_external_access=true",
+    "create table marts.x as select 1",
+    "select * from read_blob('/etc/hostname')",
+    "select * from glob('/etc/*')",
+]
+
+
+def _sqllab(superset: Superset, sql: str, session=None) -> requests.Response:
+    database = superset.get("/api/v1/database/")["result"][0]
+    return (session or superset.admin).post(
+        f"{superset.url}/api/v1/sqllab/execute/",
+        json={
+            "database_id": database["id"],
+            "sql": sql,
+            "schema": "marts",
+            "runAsync": False,
+            "tab": "pytest",
+            "client_id": None,
+        },
+        timeout=60,
+    )
+
+
+def test_sqllab_sandbox_refuses_escapes(superset: Superset, tmp_path: Path) -> None:
+    ok = _sqllab(superset, "select count(*) as n from marts.kpi_rep_month")
+    assert ok.status_code == 200 and ok.json()["status"] == "success", ok.text
+    csv, attached = tmp_path / "x.csv", tmp_path / "x.duckdb"
+    for template in ESCAPES:
+        sql = template.format(csv=csv, db=attached)
+        response = _sqllab(superset, sql)
+        body = response.json()
+        assert response.status_code != 200 or body.get("status") != "success", (sql, body)
+        assert body.get("errors"), (sql, body)
+    assert not csv.exists() and not attached.exists()
+    # the serving file is untouched: no table was created
+    tables = _query(
+        superset.settings.serving_path,
+        "select table_name from information_schema.tables where table_name = 'x'",
+    )
+    assert tables == []
+
+
+def _create_user(superset: Superset, username: str, email: str, role: str) -> tuple[str, str]:
+    roles = superset.get("/api/v1/security/roles/", params={"q": "(page_size:100)"})["result"]
+    role_id = next(r["id"] for r in roles if r["name"] == role)
+    password = f"pw-{username}-{os.getpid()}-Aa1!"
+    response = superset.admin.post(
+        f"{superset.url}/api/v1/security/users/",
+        json={
+            "active": True,
+            "email": email,
+            "first_name": username,
+            "last_name": "pytest",
+            "username": username,
+            "password": password,
+            "roles": [role_id],
+        },
+        timeout=30,
+    )
+    assert response.status_code in (200, 201), response.text
+    return username, password
+
+
+def test_sales_rep_sees_only_own_rows_and_no_sqllab(superset: Superset, serving_db: Path) -> None:
+    rep = _query(
+        serving_db,
+        "select rep_email, count(*) as n from marts.kpi_rep_month where rep_email is not null "
+        "and rep_email not in (select manager_email from marts.kpi_rep_month "
+        "where manager_email is not null) group by 1 order by 2 desc, 1 limit 1",
+    )[0]["rep_email"]
+    session = superset.login(*_create_user(superset, "pytest_rep", rep, "Sales Rep"))
+    charts = _chart_ids(superset)
+    rows = _chart_data(superset, charts["Rep leaderboard"], session)["data"]
+    _assert_leaderboard(rows, _expected_leaderboard(serving_db, "where rep_email = ?", [rep]))
+    assert len(rows) >= 1
+    want = _query(
+        serving_db,
+        "select count(*) as n from marts.fct_activities a join marts.dim_rep r using (rep_id) "
+        "where r.email = ?",
+        [rep],
+    )[0]["n"]
+    activity_rows = _chart_data(superset, charts["Activities by type per month"], session)["data"]
+    total = sum(
+        count
+        for row in activity_rows
+        for key, count in row.items()
+        if key != "month_start" and count is not None and count == count
+    )
+    assert total == want
+    # the rep reaches the dashboard itself, and has no SQL Lab
+    assert superset.get("/api/v1/dashboard/sales-performance", session)["result"]["id"]
+    assert _sqllab(superset, "select 1", session).status_code in (401, 403)
+
+
+def test_sales_manager_sees_team_rows(superset: Superset, serving_db: Path) -> None:
+    manager = _query(
+        serving_db,
+        "select manager_email from marts.kpi_rep_month where manager_email is not null "
+        "group by 1 order by count(distinct rep_id) desc, 1 limit 1",
+    )[0]["manager_email"]
+    session = superset.login(*_create_user(superset, "pytest_manager", manager, "Sales Manager"))
+    rows = _chart_data(superset, _chart_ids(superset)["Rep leaderboard"], session)["data"]
+    _assert_leaderboard(
+        rows, _expected_leaderboard(serving_db, "where manager_email = ?", [manager])
+    )
+    assert _sqllab(superset, "select 1", session).status_code in (401, 403)
+
+
+def test_other_roles_are_denied_by_default(superset: Superset) -> None:
+    """Alpha can read every dataset, but the Base rule shows it no pilotage rows."""
+    session = superset.login(
+        *_create_user(superset, "pytest_alpha", "alpha@pilotage.invalid", "Alpha")
+    )
+    result = _chart_data(superset, _chart_ids(superset)["Rep leaderboard"], session)
+    assert result["rowcount"] == 0
+
+
+def test_rls_email_cannot_inject_sql(superset: Superset) -> None:
+    """An e-mail with quotes is rendered as one string literal, not as SQL."""
+    roles = superset.get("/api/v1/security/roles/", params={"q": "(page_size:100)"})["result"]
+    response = superset.admin.post(
+        f"{superset.url}/api/v1/security/users/",
+        json={
+            "active": True,
+            "email": "x' or '1'='1@pilotage.invalid",
+            "first_name": "evil",
+            "last_name": "pytest",
+            "username": "pytest_evil",
+            "password": "pw-evil-Aa1!-pytest",
+            "roles": [next(r["id"] for r in roles if r["name"] == "Sales Rep")],
+        },
+        timeout=30,
+    )
+    if response.status_code not in (200, 201):  # refused as an e-mail: fine as well
+        print(f"\nan e-mail with quotes is refused by Superset ({response.status_code})")
+        return
+    session = superset.login("pytest_evil", "pw-evil-Aa1!-pytest")
+    result = _chart_data(superset, _chart_ids(superset)["Rep leaderboard"], session)
+    assert result["rowcount"] == 0
+
+
+def test_executive_sees_everything(superset: Superset, serving_db: Path) -> None:
+    session = superset.login(
+        *_create_user(superset, "pytest_exec", "exec@pilotage.invalid", "Executive")
+    )
+    rows = _chart_data(superset, _chart_ids(superset)["Rep leaderboard"], session)["data"]
+    _assert_leaderboard(rows, _expected_leaderboard(serving_db))
+    assert _sqllab(superset, "select 1", session).status_code in (401, 403)
+
+
+def test_dashboard_filters_apply_to_both_datasets(superset: Superset, serving_db: Path) -> None:
+    """What the Team and Month native filters send: applied (not rejected) on every dataset."""
+    team, first = _query(
+        serving_db,
+        "select team_name, min(month_start) as first from marts.kpi_rep_month "
+        "where team_name is not null group by 1 order by 1 limit 1",
+    )[0].values()
+    end = (first.replace(day=1) + dt.timedelta(days=62)).replace(day=1)  # two months
+    charts = _chart_ids(superset)
+    for name, sql in {
+        "Revenue": "select sum(revenue) from marts.kpi_rep_month "
+        "where team_name = ? and month_start >= ? and month_start < ?",
+        "Activities by type per month": "select count(*) from marts.fct_activities a "
+        "join marts.dim_team t using (team_id) "
+        "where t.team_name = ? and a.month_start >= ? and a.month_start < ?",
+    }.items():
+        chart = superset.get(f"/api/v1/chart/{charts[name]}")["result"]
+        context = json.loads(chart["query_context"])
+        query = context["queries"][0]
+        query["filters"] = [f for f in query["filters"] if f["op"] != "TEMPORAL_RANGE"] + [
+            {"col": "month_start", "op": "TEMPORAL_RANGE", "val": f"{first} : {end}"},
+            {"col": "team_name", "op": "IN", "val": [team]},
+        ]
+        response = superset.admin.post(
+            f"{superset.url}/api/v1/chart/data", json=context, timeout=60
+        )
+        assert response.status_code == 200, response.text
+        result = response.json()["result"][0]
+        assert not result.get("rejected_filters"), (name, result["rejected_filters"])
+        got = sum(
+            value
+            for row in result["data"]
+            for key, value in row.items()
+            if key != "month_start" and value is not None and value == value
+        )
+        want = _query(serving_db, sql, [team, first, end])[0]
+        assert got == pytest.approx(_num(next(iter(want.values()))), abs=0.01), name
