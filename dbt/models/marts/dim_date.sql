@@ -1,0 +1,76 @@
+-- One row per day from the first month with a (not deleted) activity or a posted invoice or
+-- credit note to the end of the as-of year (or of the year of the last dated record, if later,
+-- e.g. meetings planned next year).
+with
+
+activities as (
+    select activity_date as record_date
+    from {{ ref('int_activities__unioned') }}
+    where not is_deleted
+),
+
+invoices as (
+    select invoice_date as record_date
+    from {{ ref('int_invoice_lines__signed') }}
+    where invoice_state = 'posted'
+),
+
+record_dates as (
+    select record_date from activities
+    union all
+    select record_date from invoices
+),
+
+data_bounds as (
+    select
+        min(record_date) as first_date,
+        max(record_date) as last_date,
+        {{ as_of_date() }} as as_of_date
+    from record_dates
+),
+
+clamped_bounds as (
+    select
+        case
+            when first_date is not null and first_date < as_of_date then first_date
+            else as_of_date
+        end as first_date,
+        case
+            when last_date is not null and last_date > as_of_date then last_date
+            else as_of_date
+        end as last_date
+    from data_bounds
+),
+
+range_bounds as (
+    select
+        {{ month_start('first_date') }} as start_date,
+        cast(
+            {{ dbt.dateadd(
+                'day', -1,
+                dbt.dateadd('year', 1, dbt.date_trunc('year', 'last_date'))
+            ) }} as date
+        ) as end_date
+    from clamped_bounds
+),
+
+days as (
+    {{ date_spine(
+        '(select start_date from range_bounds)',
+        '(select end_date from range_bounds)'
+    ) }}
+),
+
+final as (
+    select
+        cast(date_day as date) as date_day,
+        {{ month_start('date_day') }} as month_start,
+        cast({{ dbt.date_trunc('quarter', 'date_day') }} as date) as quarter_start,
+        cast(extract(year from date_day) as integer) as year,
+        cast(extract(month from date_day) as integer) as month,
+        cast(extract(isodow from date_day) as integer) as day_of_week,
+        extract(isodow from date_day) in (6, 7) as is_weekend
+    from days
+)
+
+select * from final

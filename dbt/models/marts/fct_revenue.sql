@@ -1,0 +1,36 @@
+-- One row per line of a posted ERP invoice or credit note. Credit notes count negative;
+-- cancelled documents are excluded. The rep is the CRM user whose email is the
+-- document's salesperson email (case-insensitive).
+with
+
+lines as (
+    select * from {{ ref('int_invoice_lines__signed') }}
+    where invoice_state = 'posted'
+),
+
+reps as (
+    select * from {{ ref('dim_rep') }}
+),
+
+final as (
+    select
+        lines.invoice_line_id,
+        lines.invoice_id,
+        lines.invoice_number,
+        lines.document_type,
+        lines.invoice_date,
+        {{ month_start('lines.invoice_date') }} as month_start,
+        lines.customer_id,
+        lines.product_id,
+        reps.rep_id,
+        reps.team_id,
+        lines.quantity,
+        lines.revenue,
+        lines.cost,
+        cast(lines.revenue - lines.cost as decimal(18, 2)) as gross_margin
+    from lines
+    left join reps
+        on lines.salesperson_email = reps.email
+)
+
+select * from final

@@ -1,0 +1,27 @@
+with
+
+source as (
+    select * from {{ source('erp', 'sales_order_lines') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        order_line_id,
+        order_id,
+        product_id,
+
+        ---------- numerics
+        cast(quantity as decimal(18, 3)) as quantity,
+        cast(unit_price as decimal(18, 2)) as unit_price,
+        cast(discount_pct as {{ type_double() }}) as discount_pct,
+
+        ---------- timestamps
+        updated_at,
+
+        ---------- lineage
+        _source_file as source_file
+    from source
+)
+
+select * from renamed

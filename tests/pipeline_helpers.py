@@ -1,0 +1,78 @@
+"""Build a demo warehouse for tests: generate extracts, load them with dlt, run dbt.
+
+Plain functions (no pytest fixtures) so any test module can reuse them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_DIR = PROJECT_ROOT / "dbt"
+
+
+def generate_and_load(tmp_dir: Path, seed: int, scale: float, as_of: dt.date) -> Path:
+    """Generate demo extracts into ``tmp_dir/landing`` and load them with the dlt pipelines into
+    ``tmp_dir/warehouse.duckdb`` (schemas raw_crm and raw_erp). Returns the warehouse path."""
+    from ingestion.demo.generator import generate
+    from ingestion.pipeline import make_pipeline
+    from ingestion.sources import crm_source, erp_source
+
+    tmp_dir = Path(tmp_dir)
+    landing = tmp_dir / "landing"
+    warehouse = tmp_dir / "warehouse.duckdb"
+    generate(landing, seed=seed, scale=scale, as_of=as_of)
+    for system, source_fn in (("crm", crm_source), ("erp", erp_source)):
+        pipeline = make_pipeline(system, warehouse, tmp_dir / "dlt")
+        pipeline.run(source_fn(landing)).raise_on_failed_jobs()
+    return warehouse
+
+
+def run_dbt(
+    command: list[str],
+    warehouse: Path,
+    as_of: dt.date | None,
+    target_path: Path,
+    log_path: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``dbt <command>`` on the project against ``warehouse`` with its own target folder
+    (the repository's dbt/target is left alone); ``extra_env`` e.g. selects the postgres target.
+    Raises with dbt's output when it fails."""
+    env = dict(os.environ)
+    env["PILOTAGE_WAREHOUSE_PATH"] = str(Path(warehouse).resolve())
+    if as_of is not None:
+        env["PILOTAGE_AS_OF"] = as_of.isoformat()
+    else:
+        env.pop("PILOTAGE_AS_OF", None)
+    env.pop("PILOTAGE_DBT_TARGET", None)
+    env.update(extra_env or {})
+    cmd = [*command, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
+    cmd += ["--target-path", str(target_path)]
+    env["DBT_LOG_PATH"] = str(log_path or Path(target_path) / "logs")
+    done = subprocess.run(
+        [sys.executable, "-m", "dbt.cli.main", *cmd],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise AssertionError(
+            f"`dbt {' '.join(cmd)}` failed (exit {done.returncode}):\n{done.stdout[-8000:]}\n"
+            f"{done.stderr[-4000:]}"
+        )
+    return done
+
+
+def build_demo_warehouse(tmp_dir: Path, seed: int, scale: float, as_of: dt.date) -> Path:
+    """Demo extracts -> dlt -> ``dbt build`` (models, unit and data tests) in ``tmp_dir``.
+
+    Returns the path of the built warehouse; the extracts are in ``tmp_dir/landing``."""
+    warehouse = generate_and_load(tmp_dir, seed, scale, as_of)
+    run_dbt(["build"], warehouse, as_of, Path(tmp_dir) / "dbt_target")
+    return warehouse
