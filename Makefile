@@ -22,15 +22,14 @@ refresh: install ## same as demo without starting the servers (for scripts and c
 lint: install ## ruff and sqlfluff
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
-	@$(RUN) pilotage dbt-parse --quiet
-	@$(RUN) sqlfluff lint dbt
+	@cd dbt && ../$(RUN) sqlfluff lint models macros tests
 
 test: lint ## lint, then the whole test suite
 	@$(RUN) pytest
 
 format: install ## apply ruff formatting and sqlfluff fixes
 	@$(RUN) ruff format .
-	@$(RUN) sqlfluff fix dbt
+	@cd dbt && ../$(RUN) sqlfluff fix models macros tests
 
 clean: ## remove generated data (extracts, warehouse, serving file, Dagster and Superset homes)
 	rm -rf data dbt/target

@@ -25,7 +25,6 @@ def build_publish_asset(settings: Settings, served_keys: list[AssetKey]):
         result = publish(
             settings.warehouse_path, settings.serving_path, SERVED_SCHEMAS, settings.as_of
         )
-        context.log.info(f"published {len(result.row_counts)} tables to {result.serving_path}")
         return MaterializeResult(
             metadata={
                 "path": MetadataValue.path(str(result.serving_path)),

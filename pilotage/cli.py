@@ -57,6 +57,10 @@ def _apply_options(as_of: str | None = None, data_dir: str | None = None) -> Set
     os.environ["PILOTAGE_LANDING_DIR"] = str(settings.landing_dir)
     os.environ["PILOTAGE_AS_OF"] = settings.as_of.isoformat()
     os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home"))
+    # This environment's tools (dbt, dagster) for every subprocess, even when run without `uv run`.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     return settings
 
 
@@ -89,6 +93,9 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    # Libraries' chatter stays out of the progress log unless asked for.
+    for noisy in ("great_expectations", "dlt"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @main.command()
@@ -351,6 +358,10 @@ def _serve(settings: Settings, superset_port: int, dagster_port: int | None) -> 
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
 
+    def terminated(*_args) -> None:
+        raise KeyboardInterrupt  # `kill` stops the servers as cleanly as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, terminated)
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     try:
