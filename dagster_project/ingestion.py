@@ -5,8 +5,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from dagster_project.resources import WAREHOUSE_POOL
-from ingestion.pipeline import make_pipeline
-from ingestion.sources import SOURCES
+from ingestion.pipeline import SOURCE_FACTORIES, make_pipeline
 from pilotage.settings import Settings
 
 
@@ -24,7 +23,9 @@ class PilotageDltTranslator(DagsterDltTranslator):
 
 
 def build_dlt_assets(settings: Settings) -> list:
-    return [_dlt_load(system, source_fn, settings) for system, source_fn in SOURCES.items()]
+    return [
+        _dlt_load(system, source_fn, settings) for system, source_fn in SOURCE_FACTORIES.items()
+    ]
 
 
 def _dlt_load(system: str, source_fn, settings: Settings):

@@ -10,12 +10,16 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from ingestion.erp_database import erp_source_from_env
 from ingestion.sources import SOURCES, ExtractFileError
 
 if TYPE_CHECKING:
     from pilotage.settings import Settings
 
 SYSTEMS = tuple(SOURCES)
+# Where each system's data comes from: landing files, or for the ERP a live database when
+# PILOTAGE_ERP_DATABASE_URL is set.
+SOURCE_FACTORIES: dict = {**SOURCES, "erp": erp_source_from_env}
 # No usage telemetry to dlthub (and no network attempts on closed machines); opt in by setting it.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # Empty dlt's merge staging tables after each load: the raw_* schemas hold the data.
@@ -59,7 +63,7 @@ def load(system: str, settings: Settings, *, progress: str | None = "log") -> Lo
         system, settings.warehouse_path, settings.dlt_pipelines_dir, progress=progress
     )
     try:
-        info = pipeline.run(SOURCES[system](settings.landing_dir))
+        info = pipeline.run(SOURCE_FACTORIES[system](settings.landing_dir))
     except PipelineStepFailed as exc:
         bad_file = _extract_file_error(exc)
         if bad_file is not None:
