@@ -191,7 +191,10 @@ def _refresh(settings: Settings) -> None:
     defs = build_definitions(settings)
     with DagsterInstance.get() as instance:
         result = defs.get_job_def("full_refresh").execute_in_process(
-            instance=instance, raise_on_error=False
+            instance=instance,
+            raise_on_error=False,
+            # Step progress, not Dagster's debug event stream (the full log is in the UI).
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     elapsed = time.monotonic() - started
     if not result.success:

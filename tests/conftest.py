@@ -101,3 +101,47 @@ def copy_of_demo_data(demo_pipeline, tmp_path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(settings.data_dir, target)
     return target
+
+
+# --- real servers: PostgreSQL on 127.0.0.1 (trust auth, as on the development machines) ---------
+PG = {
+    "host": os.environ.get("PILOTAGE_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("PILOTAGE_PG_PORT", "5432")),
+    "user": os.environ.get("PILOTAGE_PG_USER", "postgres"),
+    "password": os.environ.get("PILOTAGE_PG_PASSWORD", ""),
+}
+
+
+def service_unavailable(message: str) -> None:
+    """A missing server: a failure under CI=true, a loud skip with the reason elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: a missing server is a failure)")
+    pytest.skip(f"SKIPPED LOUDLY: {message}")
+
+
+def postgres_connect(dbname: str):
+    import psycopg2
+
+    return psycopg2.connect(dbname=dbname, connect_timeout=5, **PG)
+
+
+@contextlib.contextmanager
+def scratch_postgres_database(what: str) -> Iterator[str]:
+    """A fresh database on the real PostgreSQL server, dropped afterwards; yields its name."""
+    import uuid
+
+    try:
+        admin = postgres_connect("postgres")
+    except Exception as exc:  # noqa: BLE001 - any connection failure means no server
+        service_unavailable(
+            f"{what} is not tested: PostgreSQL is not reachable at {PG['host']}:{PG['port']} "
+            f"({exc})"
+        )
+    name = f"pilotage_test_{uuid.uuid4().hex[:10]}"
+    admin.autocommit = True
+    admin.cursor().execute(f"create database {name}")
+    try:
+        yield name
+    finally:
+        admin.cursor().execute(f"drop database if exists {name} with (force)")
+        admin.close()

@@ -15,25 +15,17 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import math
-import os
-import uuid
 from decimal import Decimal
 
 import duckdb
 import pytest
 
+from .conftest import PG, postgres_connect, scratch_postgres_database, service_unavailable
 from .pipeline_helpers import build_demo_warehouse, run_dbt
 
 pytestmark = pytest.mark.slow
 
 AS_OF = dt.date(2026, 11, 15)
-IN_CI = os.environ.get("CI") == "true"
-PG = {
-    "host": os.environ.get("PILOTAGE_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("PILOTAGE_PG_PORT", "5432")),
-    "user": os.environ.get("PILOTAGE_PG_USER", "postgres"),
-    "password": os.environ.get("PILOTAGE_PG_PASSWORD", ""),
-}
 PG_TYPES = {
     "VARCHAR": "text",
     "TIMESTAMP WITH TIME ZONE": "timestamptz",
@@ -55,41 +47,22 @@ MARTS = (
 )
 
 
-def _connect(dbname: str):
-    import psycopg2
-
-    return psycopg2.connect(dbname=dbname, connect_timeout=5, **PG)
-
-
 @pytest.fixture(scope="module")
 def scratch_db():
     if importlib.util.find_spec("dbt.adapters.postgres") is None:
-        pytest.skip(
-            "SKIPPED LOUDLY: dbt-postgres is not installed in this environment, so the "
-            "Postgres portability of the dbt project is not checked (add dbt-postgres==1.11.0)"
+        service_unavailable(
+            "dbt-postgres is not installed in this environment, so the Postgres portability of "
+            "the dbt project is not checked (it is a dev dependency: run `make install`)"
         )
-    try:
-        admin = _connect("postgres")
-    except Exception as exc:  # noqa: BLE001 - any connection failure means no server
-        message = f"PostgreSQL is not reachable at {PG['host']}:{PG['port']}: {exc}"
-        if IN_CI:
-            pytest.fail(f"{message} (CI=true: a missing server is a failure)")
-        pytest.skip(f"SKIPPED LOUDLY: {message}")
-    name = f"pilotage_test_{uuid.uuid4().hex[:10]}"
-    admin.autocommit = True
-    admin.cursor().execute(f"create database {name}")
-    try:
+    with scratch_postgres_database("The Postgres portability of the dbt project") as name:
         yield name
-    finally:
-        admin.cursor().execute(f"drop database if exists {name} with (force)")
-        admin.close()
 
 
 def _copy_raw_tables(warehouse, dbname: str) -> None:
     from psycopg2.extras import execute_values
 
     src = duckdb.connect(str(warehouse), read_only=True)
-    pg = _connect(dbname)
+    pg = postgres_connect(dbname)
     try:
         cur = pg.cursor()
         tables = src.execute(
@@ -151,7 +124,7 @@ def test_marts_match_duckdb(both_builds, mart, order_by):
         duck_rows = duck.execute(query).fetchall()
     finally:
         duck.close()
-    pg = _connect(dbname)
+    pg = postgres_connect(dbname)
     try:
         cur = pg.cursor()
         cur.execute(query)

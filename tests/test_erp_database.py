@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,15 +33,9 @@ from ingestion.erp_database import (
 from ingestion.extracts import ERP_EXTRACTS
 from ingestion.pipeline import make_pipeline
 from ingestion.sources import erp_source
+from tests.conftest import PG, scratch_postgres_database
 
 AS_OF = dt.date(2026, 11, 15)
-IN_CI = os.environ.get("CI") == "true"
-PG = {
-    "host": os.environ.get("PILOTAGE_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("PILOTAGE_PG_PORT", "5432")),
-    "user": os.environ.get("PILOTAGE_PG_USER", "postgres"),
-    "password": os.environ.get("PILOTAGE_PG_PASSWORD", ""),
-}
 TABLES = [extract.table for extract in ERP_EXTRACTS]
 COLUMNS_SQL = """
     select table_name, column_name, data_type, is_nullable, ordinal_position
@@ -100,21 +92,7 @@ def demo(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def postgres_url():
     """A fresh database on the real PostgreSQL server, dropped afterwards."""
-    import psycopg2
-
-    try:
-        admin = psycopg2.connect(dbname="postgres", connect_timeout=5, **PG)
-    except Exception as exc:  # noqa: BLE001 - any connection failure means no server
-        message = f"PostgreSQL is not reachable at {PG['host']}:{PG['port']}: {exc}"
-        if IN_CI:
-            pytest.fail(f"{message} (CI=true: a missing server is a failure)")
-        pytest.skip(
-            f"SKIPPED LOUDLY: the ERP database source is not tested on PostgreSQL. {message}"
-        )
-    name = f"pilotage_test_{uuid.uuid4().hex[:10]}"
-    admin.autocommit = True
-    admin.cursor().execute(f"create database {name}")
-    try:
+    with scratch_postgres_database("The ERP database source on PostgreSQL") as name:
         yield sa.engine.URL.create(
             "postgresql+psycopg2",
             username=PG["user"],
@@ -123,9 +101,6 @@ def postgres_url():
             port=PG["port"],
             database=name,
         ).render_as_string(hide_password=False)
-    finally:
-        admin.cursor().execute(f"drop database if exists {name} with (force)")
-        admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

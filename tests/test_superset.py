@@ -33,10 +33,10 @@ import yaml
 
 from pilotage import superset_admin
 from pilotage.settings import SUPERSET_DIR, load_settings
+from tests.conftest import service_unavailable
 
 pytestmark = pytest.mark.superset
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 ASSETS = SUPERSET_DIR / "assets"
 START_TIMEOUT = 180
 
@@ -252,13 +252,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _unavailable(message: str) -> None:
-    """No Superset here: a loud skip on a developer machine, a failure in CI."""
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
@@ -304,7 +297,7 @@ class Superset:
 def superset(serving_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
     python = superset_admin.superset_venv() / "bin" / "python"
     if not python.exists():
-        _unavailable(
+        service_unavailable(
             f"SUPERSET TESTS NOT RUN: no Superset environment at {python.parent.parent} "
             "(run `make install`)."
         )
@@ -497,7 +490,7 @@ def _superset_python(
 
 def test_production_refuses_missing_or_weak_secrets(tmp_path: Path) -> None:
     if not (superset_admin.superset_venv() / "bin" / "python").exists():
-        _unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
+        service_unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
     # The refusal happens before Superset is imported: run the config file itself, once per case.
     code = """
 import json, os, runpy, sys
@@ -533,13 +526,15 @@ for case in json.loads(sys.argv[1]):
 
 def test_production_profile_uses_redis(tmp_path: Path) -> None:
     if not (superset_admin.superset_venv() / "bin" / "python").exists():
-        _unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
+        service_unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
     redis_url = os.environ.get("PILOTAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     host, port = redis_url.split("//", 1)[1].split("/", 1)[0].split(":")
     try:
         socket.create_connection((host, int(port)), timeout=2).close()
     except OSError:
-        _unavailable(f"REDIS NOT REACHABLE at {redis_url}: the production cache test did not run.")
+        service_unavailable(
+            f"REDIS NOT REACHABLE at {redis_url}: the production cache test did not run."
+        )
     code = """
 from superset.app import create_app
 app = create_app()
@@ -623,7 +618,7 @@ def _pg(url: str, sql: str) -> str:
 def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Path) -> None:
     """PILOTAGE_ENV=production: Postgres metadata and Redis caches, strong secrets from the env."""
     if not (superset_admin.superset_venv() / "bin" / "python").exists():
-        _unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
+        service_unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
     server = os.environ.get("PILOTAGE_TEST_POSTGRES", "postgres@127.0.0.1:5432")
     redis_url = os.environ.get("PILOTAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     for host_port, what in ((server.split("@")[-1], "POSTGRES"), (redis_url[8:], "REDIS")):
@@ -631,7 +626,9 @@ def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Pa
         try:
             socket.create_connection((host, int(port)), timeout=2).close()
         except OSError:
-            _unavailable(f"{what} NOT REACHABLE at {host_port}: production profile not tested.")
+            service_unavailable(
+                f"{what} NOT REACHABLE at {host_port}: production profile not tested."
+            )
     database = f"pilotage_superset_test_{os.getpid()}"
     admin_url = f"postgresql://{server}/postgres"
     metadata_url = f"postgresql+psycopg2://{server}/{database}"
