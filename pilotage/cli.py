@@ -131,6 +131,46 @@ def _generate(settings: Settings, seed: int, scale: float, clean: bool = False) 
     click.echo(f"    {total:,} rows in {len(counts)} files ({time.monotonic() - started:.1f} s)")
 
 
+@main.command("map-crm")
+@click.option(
+    "--mapping",
+    required=True,
+    help="A shipped mapping (hubspot, pipedrive) or the path of your own mapping YAML.",
+)
+@click.option(
+    "--export-dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder holding the CRM's export files.",
+)
+@click.option("--drop", help="Name of this drop in the landing files. Default: the as-of day.")
+@AS_OF
+@DATA_DIR
+def map_crm(
+    mapping: str, export_dir: str, drop: str | None, as_of: str | None, data_dir: str | None
+) -> None:
+    """Turn another CRM's export (HubSpot, Pipedrive, ...) into the canonical CRM extracts.
+
+    The mapping YAML says which export columns and values become which canonical ones
+    (docs/crm_mappings.md). Unknown values stop the conversion with the file, line and column.
+    """
+    from ingestion.mapping import ExportError, MappingError, convert_export, resolve_mapping
+
+    settings = _apply_options(as_of, data_dir)
+    _step(f"mapping the {mapping} export in {export_dir} into {settings.landing_dir}")
+    try:
+        counts = convert_export(
+            resolve_mapping(mapping),
+            Path(export_dir),
+            settings.landing_dir,
+            drop or settings.as_of.strftime("%Y%m%d"),
+        )
+    except (MappingError, ExportError) as exc:
+        _fail(str(exc))
+    for name, rows in sorted(counts.items()):
+        click.echo(f"    {name}: {rows:,}")
+
+
 @main.command("dbt-parse")
 @click.option("--quiet", is_flag=True, help="Only print errors.")
 def dbt_parse(quiet: bool) -> None:
