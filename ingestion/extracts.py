@@ -20,6 +20,7 @@ import pyarrow as pa
 MONEY = pa.decimal128(18, 2)
 QTY = pa.decimal128(18, 3)
 TS = pa.timestamp("us", tz="UTC")
+FILE_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,13 @@ class Extract:
         return Path(landing_dir) / self.system / self.object_name
 
     def files(self, landing_dir: Path) -> list[Path]:
-        """Extract files of this object, oldest drop first (names sort by drop)."""
-        return sorted(self.folder(landing_dir).glob(f"{self.object_name}_*.csv"))
+        """Extract files of this object (CSV, JSON Lines, Parquet), oldest drop first."""
+        files = (
+            p
+            for p in self.folder(landing_dir).glob(f"{self.object_name}_*")
+            if p.suffix.lower() in FILE_SUFFIXES and p.is_file()
+        )
+        return sorted(files, key=lambda p: (p.stem, p.name))
 
 
 CRM_EXTRACTS: tuple[Extract, ...] = (

@@ -6,37 +6,54 @@ already loaded are not merged again. Files are read with pyarrow using the decla
 and yielded as arrow tables whose column names are already dlt's snake_case (``OwnerId`` ->
 ``owner_id``, ``Meeting_Status__c`` -> ``meeting_status_c``), plus ``_source_file`` (the file
 name) for lineage. A file that cannot be read as declared raises ``ExtractFileError`` naming the
-file, the line and the column: no row is dropped silently.
+file, the line (or Parquet row) and the column: no row is dropped silently.
 
-Importing this module and calling ``crm_source`` / ``erp_source`` reads nothing: files are read
-when the pipeline extracts.
+Files are CSV, JSON Lines or Parquet (``<Object>_<drop>.csv|.jsonl|.parquet``); delimiter, decimal
+mark and encoding of each system's files are declared in the landing configuration
+(``ingestion.formats``, ``ingestion/landing.yaml``), by default UTF-8 comma CSV with ``.``
+decimals.
+
+Importing this module and calling ``crm_source`` / ``erp_source`` reads nothing: files (and the
+landing configuration) are read when the pipeline extracts.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from ingestion.extracts import Extract, extracts_of
+from ingestion.formats import (
+    EXTENSIONS,
+    ExtractFileError,
+    LandingFormat,
+    check_encoding,
+    describe_delimiter,
+    load_landing_config,
+    sniff_delimiter,
+)
+
+__all__ = ["ExtractFileError", "column_name", "crm_source", "erp_source", "read_extract_file"]
 
 SOURCE_FILE_COLUMN = "_source_file"
 LOAD_ID_COLUMN = "_dlt_load_id"
 TRUE_VALUES = ["true", "True", "TRUE"]
 FALSE_VALUES = ["false", "False", "FALSE"]
+CONFIG_HINT = "the landing configuration (ingestion/landing.yaml)"
 
 _NAMING = NamingConvention()
-
-
-class ExtractFileError(ValueError):
-    """An extract file that does not match its declaration in ``ingestion.extracts``."""
 
 
 def column_name(name: str) -> str:
@@ -49,12 +66,48 @@ def table_columns(extract: Extract) -> dict[str, str]:
     return {name: column_name(name) for name in extract.columns}
 
 
+def _where(extract: Extract) -> str:
+    return f"{extract.system}.{extract.object_name}"
+
+
+def extract_files(extract: Extract, landing_dir: Path, fmt: LandingFormat) -> list[Path]:
+    """The object's extract files (``.csv``, ``.jsonl``, ``.parquet``), oldest drop first.
+
+    A file whose extension does not match a declared ``format`` is an error, not skipped.
+    """
+    files = extract.files(landing_dir)
+    if fmt.format != "auto":
+        for path in files:
+            if EXTENSIONS[path.suffix.lower()] != fmt.format:
+                raise ExtractFileError(
+                    f"{path}: a {path.suffix} file, but {_where(extract)} is declared "
+                    f"format: {fmt.format} in {CONFIG_HINT}"
+                )
+    return files
+
+
 # ---------------------------------------------------------------------------------------------
-# Reading one file.
+# Values: what a field must look like, to locate and explain a bad one.
+
+_GROUP_SEPARATORS = " \u00a0\u202f"  # space, no-break space, narrow no-break space (Excel, fr)
+_COMMA_NUMBER = rf"[+-]?(?:\d{{1,3}}(?:[{_GROUP_SEPARATORS}]\d{{3}})+|\d+)(?:,\d+)?"
+_COMMA_FLOAT = _COMMA_NUMBER + r"(?:[eE][+-]?\d+)?"
+_COMMA_NUMBER_RE = re.compile(_COMMA_NUMBER)
+_COMMA_FLOAT_RE = re.compile(_COMMA_FLOAT)
+_POINT_NUMBER_RE = re.compile(r"[+-]?\d+\.\d+")
 
 
-def _describe(data_type: pa.DataType) -> str:
+def _is_number(data_type: pa.DataType) -> bool:
+    return pa.types.is_decimal(data_type) or pa.types.is_floating(data_type)
+
+
+def _describe(data_type: pa.DataType, decimal: str = ".") -> str:
     if pa.types.is_decimal(data_type):
+        if decimal == ",":
+            return (
+                f"a decimal with a decimal comma, e.g. 1 234,56 (at most {data_type.scale} "
+                "decimals)"
+            )
         return f"a decimal (at most {data_type.scale} decimals)"
     if pa.types.is_timestamp(data_type):
         zone = " with its zone" if data_type.tz else ""
@@ -66,8 +119,25 @@ def _describe(data_type: pa.DataType) -> str:
     if pa.types.is_integer(data_type):
         return "an integer"
     if pa.types.is_floating(data_type):
-        return "a number"
+        return "a number with a decimal comma, e.g. 0,25" if decimal == "," else "a number"
     return str(data_type)
+
+
+def _hint(value: str, data_type: pa.DataType, fmt: LandingFormat, where: str) -> str:
+    """Why a number may not parse: the other decimal mark than the declared one."""
+    if not _is_number(data_type):
+        return ""
+    if fmt.decimal == "." and "," in value and _COMMA_FLOAT_RE.fullmatch(value):
+        return (
+            f"; it looks like a decimal comma: if {where} files use one, set decimal: ',' "
+            f"(and delimiter: ';') in {CONFIG_HINT}"
+        )
+    if fmt.decimal == "," and "." in value:
+        return (
+            f"; {where} is declared decimal: ',' in {CONFIG_HINT}, so '.' is not a decimal "
+            "mark (and a '.' or ',' thousands separator is refused: use none, or a space)"
+        )
+    return ""
 
 
 _DECIMAL = re.compile(r"[+-]?(\d*)(?:\.(\d*))?")
@@ -75,17 +145,30 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _valid(value: str, data_type: pa.DataType) -> bool:
+def _from_comma(value: str) -> str:
+    for separator in _GROUP_SEPARATORS:
+        value = value.replace(separator, "")
+    return value.replace(",", ".")
+
+
+def _decimal_fits(whole: str, frac: str, data_type: pa.DataType) -> bool:
+    whole, frac = whole.lstrip("0"), frac.rstrip("0")
+    return len(frac) <= data_type.scale and len(whole) <= data_type.precision - data_type.scale
+
+
+def _valid(value: str, data_type: pa.DataType, decimal: str = ".") -> bool:
     """Whether one non-empty CSV field parses as ``data_type`` (used to locate a bad value)."""
     try:
+        if decimal == "," and _is_number(data_type):
+            pattern = _COMMA_NUMBER_RE if pa.types.is_decimal(data_type) else _COMMA_FLOAT_RE
+            if not pattern.fullmatch(value):
+                return False
+            value = _from_comma(value)
         if pa.types.is_decimal(data_type):
             match = _DECIMAL.fullmatch(value)
             if not match or not (match.group(1) or match.group(2)):
                 return False
-            whole, frac = match.group(1).lstrip("0"), (match.group(2) or "").rstrip("0")
-            return len(frac) <= data_type.scale and len(whole) <= (
-                data_type.precision - data_type.scale
-            )
+            return _decimal_fits(match.group(1), match.group(2) or "", data_type)
         if pa.types.is_integer(data_type):
             return bool(_INTEGER.fullmatch(value))
         if pa.types.is_floating(data_type):
@@ -103,48 +186,92 @@ def _valid(value: str, data_type: pa.DataType) -> bool:
     return True
 
 
-def _locate_bad_value(path: Path, types: dict[str, pa.DataType]) -> str | None:
-    """Scan the file with the csv module: the first field that does not parse, as a message."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        positions = [(i, name, types[name]) for i, name in enumerate(header) if name in types]
+# ---------------------------------------------------------------------------------------------
+# CSV.
+
+
+def _csv_records(path: Path, fmt: LandingFormat) -> Iterator[tuple[int, list[str]]]:
+    """(first physical line, fields) of every CSV record, header first; blank lines skipped as
+    pyarrow skips them. A quoted field may span lines: its record starts on the line given."""
+    with path.open(encoding=fmt.python_encoding, newline="") as handle:
+        reader = csv.reader(handle, delimiter=fmt.delimiter)
+        previous = 0
         for row in reader:
-            if len(row) != len(header):
+            start, previous = previous + 1, reader.line_num
+            if row:
+                yield start, row
+
+
+def _field_line(start: int, row: list[str], index: int) -> int:
+    """The physical line on which field ``index`` of a record starting on ``start`` begins."""
+    return start + sum(field.count("\n") for field in row[:index])
+
+
+def _locate_bad_value(
+    path: Path, fmt: LandingFormat, types: dict[str, pa.DataType], where: str
+) -> str | None:
+    """Scan the file with the csv module: the first field that does not parse, as a message."""
+    records = _csv_records(path, fmt)
+    _, header = next(records)
+    positions = [(i, name, types[name]) for i, name in enumerate(header) if name in types]
+    for start, row in records:
+        if len(row) != len(header):
+            return f"{path} line {start}: {len(row)} fields where the header has {len(header)}"
+        for i, name, data_type in positions:
+            value = row[i]
+            if value != "" and not _valid(value, data_type, fmt.decimal):
                 return (
-                    f"{path} line {reader.line_num}: {len(row)} fields where the header has "
-                    f"{len(header)}"
+                    f"{path} line {_field_line(start, row, i)}, column {name}: {value!r} is not "
+                    f"{_describe(data_type, fmt.decimal)}{_hint(value, data_type, fmt, where)}"
                 )
-            for i, name, data_type in positions:
-                value = row[i]
-                if value != "" and not _valid(value, data_type):
-                    return (
-                        f"{path} line {reader.line_num}, column {name}: {value!r} is not "
-                        f"{_describe(data_type)}"
-                    )
     return None
 
 
-def _line_of_row(path: Path, row_index: int) -> int:
-    """The line on which data row ``row_index`` (0-based) ends, quoted newlines included."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        next(reader)
-        for i, _ in enumerate(reader):
-            if i == row_index:
-                return reader.line_num
+def _line_of_row(path: Path, fmt: LandingFormat, row_index: int, column: str) -> int:
+    """The physical line of ``column`` in data row ``row_index`` (0-based), quoted newlines
+    included."""
+    records = _csv_records(path, fmt)
+    _, header = next(records)
+    for i, (start, row) in enumerate(records):
+        if i == row_index:
+            return _field_line(start, row, header.index(column))
     return row_index + 2
 
 
-def read_extract_file(extract: Extract, path: Path) -> pa.Table:
-    """One extract file as an arrow table typed as declared, with warehouse column names."""
-    path = Path(path)
-    with path.open(encoding="utf-8", newline="") as handle:
-        header = next(csv.reader(handle), None)
-    if not header:
-        raise ExtractFileError(f"{path}: the file is empty, expected a header row")
+def _comma_numbers(table: pa.Table, types: dict[str, pa.DataType]) -> pa.Table:
+    """Numeric columns read as text with a decimal comma, converted exactly to their type.
+
+    Raises ``pa.ArrowInvalid`` on any value that is not a decimal-comma number (the caller then
+    locates it): ``1,234.56`` is an error, never ``1.23456``.
+    """
+    for name, data_type in types.items():
+        if not _is_number(data_type):
+            continue
+        column = table.column(name)
+        pattern = _COMMA_NUMBER if pa.types.is_decimal(data_type) else _COMMA_FLOAT
+        matches = pc.match_substring_regex(column, f"^{pattern}$")
+        if not pc.all(pc.fill_null(matches, True)).as_py():
+            raise pa.ArrowInvalid(f"column {name}: not a decimal-comma number")
+        text = pc.replace_substring_regex(column, f"[{_GROUP_SEPARATORS}]", "")
+        text = pc.replace_substring(text, ",", ".")
+        converted = pc.cast(text, data_type)  # safe: more decimals than the scale raise
+        table = table.set_column(table.column_names.index(name), name, converted)
+    return table
+
+
+def _check_header(extract: Extract, path: Path, fmt: LandingFormat, header: list[str]) -> None:
     missing = [name for name in extract.columns if name not in header]
     if missing:
+        if path.suffix.lower() == ".csv":
+            with path.open(encoding=fmt.python_encoding, newline="") as handle:
+                first_line = handle.readline()
+            other = sniff_delimiter(first_line, fmt.delimiter, list(extract.columns))
+            if other is not None:
+                raise ExtractFileError(
+                    f"{path} line 1: the file looks '{describe_delimiter(other)}'-delimited but "
+                    f"{_where(extract)} is declared delimiter: "
+                    f"'{describe_delimiter(fmt.delimiter)}': set delimiter in {CONFIG_HINT}"
+                )
         raise ExtractFileError(
             f"{path} line 1: header lacks declared column(s) {', '.join(missing)} "
             f"(see ingestion/extracts.py, {extract.object_name})"
@@ -152,14 +279,27 @@ def read_extract_file(extract: Extract, path: Path) -> pa.Table:
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise ExtractFileError(f"{path} line 1: column(s) {', '.join(duplicated)} appear twice")
+
+
+def _read_csv(extract: Extract, path: Path, fmt: LandingFormat) -> tuple[pa.Table, Callable]:
+    where = _where(extract)
+    check_encoding(path, fmt, where)
+    header = next((row for _, row in _csv_records(path, fmt)), None)
+    if not header:
+        raise ExtractFileError(f"{path}: the file is empty, expected a header row")
+    _check_header(extract, path, fmt, header)
     # Columns the declaration does not know are kept, as text: nothing is dropped silently.
     types = {name: extract.columns.get(name, pa.string()) for name in header}
+    read_types = dict(types)
+    if fmt.decimal == ",":
+        read_types.update({n: pa.string() for n, t in types.items() if _is_number(t)})
     try:
         table = pacsv.read_csv(
             path,
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            read_options=pacsv.ReadOptions(encoding="utf8" if fmt.is_utf8 else fmt.encoding),
+            parse_options=pacsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types=types,
+                column_types=read_types,
                 null_values=[""],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -168,15 +308,231 @@ def read_extract_file(extract: Extract, path: Path) -> pa.Table:
                 timestamp_parsers=[pacsv.ISO8601],
             ),
         )
+        if fmt.decimal == ",":
+            table = _comma_numbers(table, types)
     except pa.ArrowInvalid as exc:
-        located = _locate_bad_value(path, types)
+        located = _locate_bad_value(path, fmt, types, where)
         raise ExtractFileError(located or f"{path}: {exc}") from exc
+
+    def locate(row_index: int, column: str) -> str:
+        return f"line {_line_of_row(path, fmt, row_index, column)}"
+
+    return table, locate
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON Lines: one object per line, typed JSON values (numbers are numbers, not strings).
+
+
+class _BadValue(ValueError):
+    pass
+
+
+def _json_value(value: object, data_type: pa.DataType) -> object:
+    """A JSON value (floats parsed as ``Decimal``) as the Python value of ``data_type``."""
+    if value is None:
+        return None
+    if pa.types.is_string(data_type):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # an id exported as a JSON integer: its digits, nothing lost
+        raise _BadValue("a JSON string")
+    if pa.types.is_boolean(data_type):
+        if isinstance(value, bool):
+            return value
+        raise _BadValue("a boolean (JSON true/false)")
+    number = isinstance(value, int | Decimal) and not isinstance(value, bool)
+    if pa.types.is_integer(data_type):
+        if number and Decimal(value) == Decimal(value).to_integral_value():
+            return int(value)
+        raise _BadValue("an integer (a JSON number)")
+    if pa.types.is_floating(data_type):
+        if number:
+            return float(value)
+        raise _BadValue("a number (a JSON number, not a string)")
+    if pa.types.is_decimal(data_type):
+        if number:
+            exact = Decimal(value)
+            decimals = max(0, -int(exact.normalize().as_tuple().exponent))
+            whole = len(str(abs(int(exact))).lstrip("0"))
+            if decimals <= data_type.scale and whole <= data_type.precision - data_type.scale:
+                return exact
+        raise _BadValue(
+            f"a decimal (a JSON number, not a string, at most {data_type.scale} decimals)"
+        )
+    if isinstance(value, str) and _valid(value, data_type):
+        if pa.types.is_date(data_type):
+            return dt.date.fromisoformat(value)
+        if pa.types.is_timestamp(data_type):
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed
+    raise _BadValue(_describe(data_type))
+
+
+def _extra_value(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _read_jsonl(extract: Extract, path: Path, fmt: LandingFormat) -> tuple[pa.Table, Callable]:
+    check_encoding(path, fmt, _where(extract))
+    records: list[dict] = []
+    lines: list[int] = []
+    keys: dict[str, None] = {}
+    with path.open(encoding=fmt.python_encoding) as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text, parse_float=Decimal)
+            except json.JSONDecodeError as exc:
+                raise ExtractFileError(
+                    f"{path} line {number}: not valid JSON ({exc.msg}, character {exc.colno})"
+                ) from None
+            if not isinstance(record, dict):
+                raise ExtractFileError(f"{path} line {number}: expected one JSON object per line")
+            records.append(record)
+            lines.append(number)
+            keys.update(dict.fromkeys(record))
+    if records:
+        _check_header(extract, path, fmt, list(keys))
+    else:
+        keys = dict.fromkeys(extract.columns)
+    arrays = {}
+    for name in keys:
+        data_type = extract.columns.get(name)
+        if data_type is None:  # not declared: kept as text
+            arrays[name] = pa.array([_extra_value(r.get(name)) for r in records], pa.string())
+            continue
+        values = []
+        for record, line in zip(records, lines, strict=True):
+            value = record.get(name)
+            try:
+                values.append(_json_value(value, data_type))
+            except _BadValue as exc:
+                shown = json.dumps(value, default=str, ensure_ascii=False)
+                raise ExtractFileError(
+                    f"{path} line {line}, column {name}: {shown} is not {exc}"
+                ) from None
+        arrays[name] = pa.array(values, data_type)
+    table = pa.table(arrays)
+
+    def locate(row_index: int, column: str) -> str:
+        return f"line {lines[row_index]}"
+
+    return table, locate
+
+
+# ---------------------------------------------------------------------------------------------
+# Parquet: typed columns, cast to the declared type only when that cannot lose anything.
+
+
+def _parquet_cast_allowed(source: pa.DataType, target: pa.DataType) -> bool:
+    if pa.types.is_null(source) or source == target:
+        return True
+    if pa.types.is_string(target):  # integers too: ids exported as numbers keep their digits
+        return (
+            pa.types.is_string(source)
+            or pa.types.is_large_string(source)
+            or pa.types.is_integer(source)
+        )
+    if pa.types.is_decimal(target):
+        return pa.types.is_decimal(source) or pa.types.is_integer(source)
+    if pa.types.is_floating(target):
+        return pa.types.is_floating(source) or pa.types.is_integer(source)
+    if pa.types.is_integer(target):
+        return pa.types.is_integer(source)
+    if pa.types.is_date(target):
+        return pa.types.is_date(source)
+    if pa.types.is_timestamp(target):
+        # a zone-less timestamp is refused, as in CSV: no guess of its zone
+        return pa.types.is_timestamp(source) and (source.tz is not None or target.tz is None)
+    return False
+
+
+def _parquet_column(path: Path, name: str, column: pa.ChunkedArray, target: pa.DataType):
+    if pa.types.is_dictionary(column.type):
+        column = pc.cast(column, column.type.value_type)
+    if column.type == target:
+        return column
+    if _parquet_cast_allowed(column.type, target):
+        try:
+            return pc.cast(column, target)  # safe cast: overflow or lost digits raise
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    allowed = _parquet_cast_allowed(column.type, target)
+    for row, value in enumerate(column):
+        if not value.is_valid:
+            continue
+        try:
+            if not allowed:
+                raise pa.ArrowInvalid(f"{column.type} is not {target}")
+            pc.cast(column.slice(row, 1), target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise ExtractFileError(
+                f"{path} row {row + 1}, column {name}: {value.as_py()!r} (Parquet type "
+                f"{column.type}) is not {_describe(target)}"
+            ) from None
+    if not allowed:  # every value is null
+        return pa.nulls(len(column), target)
+    raise ExtractFileError(f"{path}, column {name}: cannot read Parquet {column.type} as {target}")
+
+
+def _read_parquet(extract: Extract, path: Path, fmt: LandingFormat) -> tuple[pa.Table, Callable]:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ExtractFileError(f"{path}: not a readable Parquet file ({exc})") from exc
+    _check_header(extract, path, fmt, table.column_names)
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        target = extract.columns.get(name)
+        if target is None:  # not declared: kept as text
+            try:
+                columns[name] = pc.cast(column, pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise ExtractFileError(
+                    f"{path}, column {name}: undeclared column of Parquet type {column.type} "
+                    "cannot be kept as text"
+                ) from None
+        else:
+            columns[name] = _parquet_column(path, name, column, target)
+    table = pa.table(columns)
+
+    def locate(row_index: int, column: str) -> str:
+        return f"row {row_index + 1}"
+
+    return table, locate
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading one file.
+
+_READERS = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
+
+
+def read_extract_file(extract: Extract, path: Path, fmt: LandingFormat | None = None) -> pa.Table:
+    """One extract file as an arrow table typed as declared, with warehouse column names.
+
+    ``fmt`` is the declared landing format; by default the landing configuration's for the
+    object. The file extension chooses the reader (``.csv``, ``.jsonl``, ``.parquet``).
+    """
+    path = Path(path)
+    if fmt is None:
+        fmt = load_landing_config().format_of(extract.system, extract.object_name)
+    kind = EXTENSIONS.get(path.suffix.lower())
+    if kind is None:
+        raise ExtractFileError(f"{path}: not a .csv, .jsonl or .parquet file")
+    table, locate = _READERS[kind](extract, path, fmt)
     for name in (extract.primary_key, extract.cursor):
         column = table.column(name)
         if column.null_count:
             first = column.is_null().to_pylist().index(True)
             raise ExtractFileError(
-                f"{path} line {_line_of_row(path, first)}, column {name}: empty, but it is the "
+                f"{path} {locate(first, name)}, column {name}: empty, but it is the "
                 f"{'primary key' if name == extract.primary_key else 'cursor'} of "
                 f"{extract.object_name}"
             )
@@ -194,22 +550,28 @@ def read_extract_file(extract: Extract, path: Path) -> pa.Table:
 # dlt resources and sources.
 
 
-def extract_resource(extract: Extract, landing_dir: Path):
-    """The dlt resource that loads every file of one extract, oldest drop first."""
+def extract_resource(extract: Extract, landing_dir: Path, landing_config: str | None = None):
+    """The dlt resource that loads every file of one extract, oldest drop first.
+
+    ``landing_config``: a landing configuration YAML file; by default ``$PILOTAGE_LANDING_CONFIG``
+    or ``ingestion/landing.yaml``, read when the resource runs.
+    """
     landing_dir = Path(landing_dir)
     cursor = column_name(extract.cursor)
 
     def read_files(
         last_modified: dlt.sources.incremental = dlt.sources.incremental(cursor),  # noqa: B008
     ) -> Iterator[pa.Table]:
+        fmt = load_landing_config(landing_config).format_of(extract.system, extract.object_name)
         # arrow tables get no _dlt_load_id from dlt by default: add it, as for JSON rows
         load_id = dlt.current.load_package_state()["load_id"]
-        for path in extract.files(landing_dir):
-            table = read_extract_file(extract, path)
-            if table.num_rows:
-                yield table.append_column(
-                    LOAD_ID_COLUMN, pa.array([load_id] * table.num_rows, pa.string())
-                )
+        for path in extract_files(extract, landing_dir, fmt):
+            table = read_extract_file(extract, path, fmt)
+            # A header-only file still yields its (empty, typed) table: the raw table exists,
+            # so dbt's sources resolve for a CRM that does not export this object.
+            yield table.append_column(
+                LOAD_ID_COLUMN, pa.array([load_id] * table.num_rows, pa.string())
+            )
 
     return dlt.resource(
         read_files,
@@ -222,20 +584,20 @@ def extract_resource(extract: Extract, landing_dir: Path):
     )
 
 
-def _resources(system: str, landing_dir: Path) -> list:
-    return [extract_resource(extract, landing_dir) for extract in extracts_of(system)]
+def _resources(system: str, landing_dir: Path, landing_config: str | None) -> list:
+    return [extract_resource(e, landing_dir, landing_config) for e in extracts_of(system)]
 
 
 @dlt.source(name="crm")
-def crm_source(landing_dir: Path):
+def crm_source(landing_dir: Path, landing_config: str | None = None):
     """CRM extracts (Salesforce-style objects) from ``<landing>/crm/<Object>/``."""
-    return _resources("crm", landing_dir)
+    return _resources("crm", landing_dir, landing_config)
 
 
 @dlt.source(name="erp")
-def erp_source(landing_dir: Path):
+def erp_source(landing_dir: Path, landing_config: str | None = None):
     """ERP extracts (customers, products, orders, invoices) from ``<landing>/erp/<object>/``."""
-    return _resources("erp", landing_dir)
+    return _resources("erp", landing_dir, landing_config)
 
 
 SOURCES: dict[str, Callable] = {"crm": crm_source, "erp": erp_source}

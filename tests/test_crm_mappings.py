@@ -376,3 +376,16 @@ objects:
     assert rows["t-2"]["StageName"] == "Closed Won" and rows["t-2"]["IsWon"] == "true"
     assert rows["t-4"]["StageName"] == "Closed Won Special"  # the exact key wins over "*"
     assert rows["t-1"]["IsDeleted"] == ""  # not mapped: null
+
+
+def test_objects_the_crm_does_not_export_still_get_their_empty_raw_tables(hubspot):
+    """dbt's sources must resolve for a CRM without quotes, proposals, contracts or targets."""
+    counts, con = hubspot
+    for table, object_name in (
+        ("quotes", "Quote"),
+        ("proposals", "Proposal__c"),
+        ("contracts", "Contract"),
+        ("sales_targets", "Sales_Target__c"),
+    ):
+        assert counts[object_name] == 0
+        assert scalar(con, f"select count(*) from raw_crm.{table}") == 0
