@@ -14,6 +14,7 @@ from dagster_project.quality import build_quality_checks
 from dagster_project.resources import current_settings
 from dagster_project.schedules import refresh_schedule
 from dagster_project.sensors import build_landing_sensor
+from dagster_project.superset import build_superset_assets
 from dagster_project.transform import build_dbt_assets, dbt_project
 from pilotage.settings import SERVED_SCHEMAS, Settings
 
@@ -29,6 +30,7 @@ def build_definitions(settings: Settings) -> Definitions:
             *build_dlt_assets(settings),
             dbt_models,
             build_publish_asset(settings, served),
+            *build_superset_assets(settings),
         ],
         asset_checks=build_quality_checks(settings),
         jobs=[full_refresh_job],

@@ -24,6 +24,7 @@ SEED = 42
 SCALE = 0.1
 IN_CI = os.environ.get("CI") == "true"
 _PILOTAGE_VARS = (
+    "PILOTAGE_SUPERSET_URL",
     "PILOTAGE_DATA_DIR",
     "PILOTAGE_LANDING_DIR",
     "PILOTAGE_WAREHOUSE_PATH",
@@ -42,6 +43,8 @@ def pilotage_env(data_dir: Path, as_of: dt.date = AS_OF) -> Iterator[Settings]:
         os.environ.pop(key, None)
     os.environ["PILOTAGE_DATA_DIR"] = str(data_dir)
     os.environ["PILOTAGE_AS_OF"] = as_of.isoformat()
+    # Pipeline runs in tests never touch a Superset that happens to run on this machine.
+    os.environ["PILOTAGE_SUPERSET_URL"] = "http://127.0.0.1:9"
     try:
         yield current_settings()
     finally:

@@ -979,3 +979,19 @@ def test_dashboard_filters_apply_to_both_datasets(superset: Superset, serving_db
         )
         want = _query(serving_db, sql, [team, first, end])[0]
         assert got == pytest.approx(_num(next(iter(want.values()))), abs=0.01), name
+
+
+def test_dagster_refreshes_every_dashboard_chart_cache_after_publish(superset: Superset) -> None:
+    """The Dagster asset downstream of the publish re-runs every chart on the new serving file."""
+    from dagster import materialize
+
+    from dagster_project.superset import build_superset_assets
+
+    charts = superset.get("/api/v1/dashboard/sales-performance/charts")["result"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PILOTAGE_SUPERSET_URL", superset.url)
+        result = materialize(build_superset_assets(superset.settings))
+    assert result.success
+    [materialization] = result.get_asset_materialization_events()
+    metadata = materialization.materialization.metadata
+    assert metadata["charts_refreshed"].value == len(charts) >= 6

@@ -1,0 +1,56 @@
+"""Superset: after each publish, refresh the dashboards' caches so viewers see the new data."""
+
+import os
+import urllib.request
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+
+from dagster_project.publish import SERVING_KEY
+from pilotage import superset_admin
+from pilotage.settings import Settings
+from pilotage.superset_api import SupersetAPI
+
+DASHBOARD_SLUGS = ("sales-performance",)
+
+
+def superset_url() -> str:
+    return os.environ.get("PILOTAGE_SUPERSET_URL", "http://127.0.0.1:8088")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def build_superset_assets(settings: Settings) -> list:
+    @asset(
+        key=AssetKey(["superset", "dashboard_caches"]),
+        deps=[SERVING_KEY],
+        group_name="publish",
+        kinds={"superset"},
+        description=(
+            "Superset's cached chart results, refreshed from the new serving file (every chart "
+            "of the pilotage dashboards re-run with force). Skipped when Superset is not running."
+        ),
+    )
+    def dashboard_caches(context: AssetExecutionContext) -> MaterializeResult:
+        url = superset_url()
+        if not _answers(url):
+            context.log.warning(f"Superset does not answer at {url}: no cache to refresh.")
+            return MaterializeResult(metadata={"superset_url": url, "charts_refreshed": 0})
+        api = SupersetAPI(url, *superset_admin.admin_credentials(settings))
+        refreshed, failed = 0, []
+        for slug in DASHBOARD_SLUGS:
+            for result in api.warm_up_dashboard(slug):
+                if result.error:
+                    failed.append(f"{slug} chart {result.chart_id}: {result.error}")
+                else:
+                    refreshed += 1
+        if failed:
+            raise RuntimeError("Charts failed on the new serving file:\n" + "\n".join(failed))
+        return MaterializeResult(metadata={"superset_url": url, "charts_refreshed": refreshed})
+
+    return [dashboard_caches]
