@@ -1,11 +1,12 @@
 """dlt: one multi-asset per source system, keyed like the dbt sources that read it."""
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MetadataValue
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from dagster_project.resources import WAREHOUSE_POOL
 from ingestion.pipeline import SOURCE_FACTORIES, make_pipeline
+from ingestion.quarantine import list_quarantine, quarantine_counts
 from pilotage.settings import Settings
 
 
@@ -39,6 +40,28 @@ def _dlt_load(system: str, source_fn, settings: Settings):
     def _load(context: AssetExecutionContext, dlt: DagsterDltResource):
         # A fresh source every run: dagster-dlt alters the schema of the source object it ran
         # (dagster-io/dagster#34052), so a second run of the same object would fail.
-        yield from dlt.run(context=context, dlt_source=source_fn(settings.landing_dir))
+        for event in dlt.run(context=context, dlt_source=source_fn(settings.landing_dir)):
+            if event.asset_key == AssetKey([system, "quarantine"]):
+                event = _with_quarantine_metadata(event, system, settings)
+            yield event
 
     return _load
+
+
+def _with_quarantine_metadata(event, system: str, settings: Settings):
+    """Bad rows set aside by this load, where a data engineer looks first: the run's metadata."""
+    counts = quarantine_counts(settings.warehouse_path, system)
+    preview = list_quarantine(settings.warehouse_path, system, limit=20)
+    lines = ["| file | line | field | value | reason |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        f"| {r['source_file']} | {r['line']} | {r['field']} | {r['value']} | {r['reason']} |"
+        for r in preview
+    ]
+    return event._replace(
+        metadata={
+            **(event.metadata or {}),
+            "quarantined_rows": MetadataValue.int(sum(counts.values())),
+            "quarantined_by_object": MetadataValue.json(counts),
+            "quarantine_preview": MetadataValue.md("\n".join(lines) if preview else "none"),
+        }
+    )

@@ -36,7 +36,13 @@ from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 from dlt.sources.sql_database import sql_database
 
 from ingestion.extracts import ERP_EXTRACTS, Extract
-from ingestion.sources import LOAD_ID_COLUMN, SOURCE_FILE_COLUMN, column_name, erp_source
+from ingestion.sources import (
+    LOAD_ID_COLUMN,
+    SOURCE_FILE_COLUMN,
+    column_name,
+    empty_quarantine_resource,
+    erp_source,
+)
 
 DATABASE_URL_ENV = "PILOTAGE_ERP_DATABASE_URL"
 DATABASE_SCHEMA_ENV = "PILOTAGE_ERP_DATABASE_SCHEMA"
@@ -136,7 +142,8 @@ def erp_database_source(
             schema_contract={"data_type": "freeze"},
         )
         resources.append(resource.add_map(_add_lineage(extract.table)))
-    return resources
+    # the same raw_erp tables as the files: an (empty) quarantine, values are typed by the database
+    return [*resources, empty_quarantine_resource()]
 
 
 def erp_source_from_env(landing_dir: Path):

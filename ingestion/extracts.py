@@ -12,7 +12,7 @@ Salesforce API names, ERP documents use the ERP export's snake_case names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +21,14 @@ MONEY = pa.decimal128(18, 2)
 QTY = pa.decimal128(18, 3)
 TS = pa.timestamp("us", tz="UTC")
 FILE_SUFFIXES = (".csv", ".jsonl", ".parquet")
+OPPORTUNITY_STAGES = (
+    "Prospecting",
+    "Qualification",
+    "Proposal",
+    "Negotiation",
+    "Closed Won",
+    "Closed Lost",
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,9 @@ class Extract:
     primary_key: str
     cursor: str  # last-modified column: newer versions of a row win
     columns: dict[str, pa.DataType]
+    # Text columns with a closed set of values: any other value is a bad row (quarantined, or an
+    # error under ``on_bad_row: fail``; ingestion/README.md, "Bad input").
+    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def folder(self, landing_dir: Path) -> Path:
         return Path(landing_dir) / self.system / self.object_name
@@ -123,6 +134,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "CreatedDate": TS,
             "LastModifiedDate": TS,
         },
+        enums={"StageName": OPPORTUNITY_STAGES},
     ),
     Extract(
         "crm",
@@ -159,6 +171,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "CreatedDate": TS,
             "LastModifiedDate": TS,
         },
+        enums={"TaskSubtype": ("Call", "Email")},
     ),
     Extract(
         "crm",
@@ -181,6 +194,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "CreatedDate": TS,
             "LastModifiedDate": TS,
         },
+        enums={"Meeting_Status__c": ("Held", "No-show", "Planned")},
     ),
     Extract(
         "crm",
@@ -347,6 +361,7 @@ ERP_EXTRACTS: tuple[Extract, ...] = (
             "currency": pa.string(),
             "updated_at": TS,
         },
+        enums={"move_type": ("out_invoice", "out_refund"), "state": ("posted", "cancel")},
     ),
     Extract(
         "erp",

@@ -13,6 +13,7 @@ crm:
   delimiter: ";"       # , ; | or "\\t" (CSV only)
   decimal: ","         # . or , (CSV only: JSON numbers and Parquet are typed)
   encoding: cp1252     # utf-8 (a BOM is skipped) or any Python codec name, e.g. cp1252
+  on_bad_row: fail     # quarantine (default: bad rows to raw_<system>.quarantine) | fail
   objects:             # optional overrides of the system's settings, by object name
     Task: {delimiter: ","}
 ```
@@ -38,7 +39,8 @@ FORMATS = ("auto", "csv", "jsonl", "parquet")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 DELIMITERS = (",", ";", "\t", "|")
 DECIMAL_MARKS = (".", ",")
-_SETTINGS = ("format", "delimiter", "decimal", "encoding")
+BAD_ROW_POLICIES = ("quarantine", "fail")
+_SETTINGS = ("format", "delimiter", "decimal", "encoding", "on_bad_row")
 
 
 class ExtractFileError(ValueError):
@@ -58,6 +60,9 @@ class LandingFormat:
     delimiter: str = ","
     decimal: str = "."
     encoding: str = "utf-8"  # normalised Python codec name ("utf-8", "cp1252", ...)
+    # A row with a bad value: "quarantine" (not loaded, a row in raw_<system>.quarantine, the
+    # load goes on) or "fail" (ExtractFileError naming file, line and column: nothing loaded).
+    on_bad_row: str = "quarantine"
 
     @property
     def is_utf8(self) -> bool:
@@ -105,6 +110,10 @@ def _settings(raw: object, source: str, system: str, obj: str | None) -> dict[st
                 raise LandingConfigError(
                     f"{where}: delimiter {value!r} is not one of , ; | \\t (quote it in YAML)"
                 )
+        if key == "on_bad_row" and value not in BAD_ROW_POLICIES:
+            raise LandingConfigError(
+                f"{where}: on_bad_row {value!r} is not one of {', '.join(BAD_ROW_POLICIES)}"
+            )
         if key == "decimal" and value not in DECIMAL_MARKS:
             raise LandingConfigError(f"{where}: decimal {value!r} is not '.' or ','")
         if key == "encoding":

@@ -6,7 +6,10 @@ already loaded are not merged again. Files are read with pyarrow using the decla
 and yielded as arrow tables whose column names are already dlt's snake_case (``OwnerId`` ->
 ``owner_id``, ``Meeting_Status__c`` -> ``meeting_status_c``), plus ``_source_file`` (the file
 name) for lineage. A file that cannot be read as declared raises ``ExtractFileError`` naming the
-file, the line (or Parquet row) and the column: no row is dropped silently.
+file, the line (or Parquet row) and the column. A row with a bad value (type, enum, empty key or
+cursor, wrong number of fields, conflicting duplicate) is left out and listed by the source's
+``quarantine`` resource in ``raw_<system>.quarantine`` (``ingestion.quarantine``), or, under
+``on_bad_row: fail``, raises like a bad file: no row is dropped silently.
 
 Files are CSV, JSON Lines or Parquet (``<Object>_<drop>.csv|.jsonl|.parquet``); delimiter, decimal
 mark and encoding of each system's files are declared in the landing configuration
@@ -21,7 +24,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -44,8 +49,23 @@ from ingestion.formats import (
     load_landing_config,
     sniff_delimiter,
 )
+from ingestion.quarantine import (
+    QUARANTINE_COLUMNS,
+    QUARANTINE_KEY,
+    QUARANTINE_TABLE,
+    ROW_FIELD,
+    BadRow,
+    quarantine_table,
+)
 
-__all__ = ["ExtractFileError", "column_name", "crm_source", "erp_source", "read_extract_file"]
+__all__ = [
+    "BadRow",
+    "ExtractFileError",
+    "column_name",
+    "crm_source",
+    "erp_source",
+    "read_extract_file",
+]
 
 SOURCE_FILE_COLUMN = "_source_file"
 LOAD_ID_COLUMN = "_dlt_load_id"
@@ -54,6 +74,7 @@ FALSE_VALUES = ["false", "False", "FALSE"]
 CONFIG_HINT = "the landing configuration (ingestion/landing.yaml)"
 
 _NAMING = NamingConvention()
+logger = logging.getLogger(__name__)
 
 
 def column_name(name: str) -> str:
@@ -207,35 +228,54 @@ def _field_line(start: int, row: list[str], index: int) -> int:
     return start + sum(field.count("\n") for field in row[:index])
 
 
-def _locate_bad_value(
-    path: Path, fmt: LandingFormat, types: dict[str, pa.DataType], where: str
-) -> str | None:
-    """Scan the file with the csv module: the first field that does not parse, as a message."""
-    records = _csv_records(path, fmt)
-    _, header = next(records)
+_MAX_SHOWN = 500  # characters of a whole bad row kept in the quarantine table
+
+
+def _scan_csv(
+    extract: Extract,
+    path: Path,
+    fmt: LandingFormat,
+    types: dict[str, pa.DataType],
+    records: list[tuple[int, list[str]]],
+) -> tuple[list[BadRow], set[int]]:
+    """Every field that does not parse (csv module), and the data rows (0-based) holding one.
+
+    A last record with fewer fields than the header (an interrupted write, or a quote never
+    closed: the csv module reads the rest of the file into that field) is a truncated file and
+    raises ``ExtractFileError``, whatever ``on_bad_row`` says."""
+    where = _where(extract)
+    header = records[0][1]
+    data = records[1:]
     positions = [(i, name, types[name]) for i, name in enumerate(header) if name in types]
-    for start, row in records:
+    bad: list[BadRow] = []
+    bad_rows: set[int] = set()
+    for index, (start, row) in enumerate(data):
         if len(row) != len(header):
-            return f"{path} line {start}: {len(row)} fields where the header has {len(header)}"
+            counts = f"{len(row)} fields where the header has {len(header)}"
+            if index == len(data) - 1 and len(row) < len(header):
+                raise ExtractFileError(
+                    f"{path} line {start}: {counts}: the file looks truncated (an incomplete "
+                    "last line, or a quote that is never closed)"
+                )
+            shown = fmt.delimiter.join(row)[:_MAX_SHOWN]
+            message = f"{path} line {start}: {counts}"
+            bad.append(
+                BadRow(path.name, start, extract.object_name, ROW_FIELD, shown, counts, message)
+            )
+            bad_rows.add(index)
+            continue
         for i, name, data_type in positions:
             value = row[i]
             if value != "" and not _valid(value, data_type, fmt.decimal):
-                return (
-                    f"{path} line {_field_line(start, row, i)}, column {name}: {value!r} is not "
-                    f"{_describe(data_type, fmt.decimal)}{_hint(value, data_type, fmt, where)}"
+                line = _field_line(start, row, i)
+                reason = f"not {_describe(data_type, fmt.decimal)}"
+                reason += _hint(value, data_type, fmt, where)
+                message = f"{path} line {line}, column {name}: {value!r} is {reason}"
+                bad.append(
+                    BadRow(path.name, line, extract.object_name, name, value, reason, message)
                 )
-    return None
-
-
-def _line_of_row(path: Path, fmt: LandingFormat, row_index: int, column: str) -> int:
-    """The physical line of ``column`` in data row ``row_index`` (0-based), quoted newlines
-    included."""
-    records = _csv_records(path, fmt)
-    _, header = next(records)
-    for i, (start, row) in enumerate(records):
-        if i == row_index:
-            return _field_line(start, row, header.index(column))
-    return row_index + 2
+                bad_rows.add(index)
+    return bad, bad_rows
 
 
 def _comma_numbers(table: pa.Table, types: dict[str, pa.DataType]) -> pa.Table:
@@ -281,43 +321,66 @@ def _check_header(extract: Extract, path: Path, fmt: LandingFormat, header: list
         raise ExtractFileError(f"{path} line 1: column(s) {', '.join(duplicated)} appear twice")
 
 
-def _read_csv(extract: Extract, path: Path, fmt: LandingFormat) -> tuple[pa.Table, Callable]:
-    where = _where(extract)
-    check_encoding(path, fmt, where)
+def _pyarrow_csv(source, encoding: str, fmt: LandingFormat, types: dict[str, pa.DataType]):
+    read_types = dict(types)
+    if fmt.decimal == ",":
+        read_types.update({n: pa.string() for n, t in types.items() if _is_number(t)})
+    table = pacsv.read_csv(
+        source,
+        read_options=pacsv.ReadOptions(encoding=encoding),
+        parse_options=pacsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=read_types,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            true_values=TRUE_VALUES,
+            false_values=FALSE_VALUES,
+            timestamp_parsers=[pacsv.ISO8601],
+        ),
+    )
+    if fmt.decimal == ",":
+        table = _comma_numbers(table, types)
+    return table
+
+
+def _read_csv(extract: Extract, path: Path, fmt: LandingFormat):
+    check_encoding(path, fmt, _where(extract))
     header = next((row for _, row in _csv_records(path, fmt)), None)
     if not header:
         raise ExtractFileError(f"{path}: the file is empty, expected a header row")
     _check_header(extract, path, fmt, header)
     # Columns the declaration does not know are kept, as text: nothing is dropped silently.
     types = {name: extract.columns.get(name, pa.string()) for name in header}
-    read_types = dict(types)
-    if fmt.decimal == ",":
-        read_types.update({n: pa.string() for n, t in types.items() if _is_number(t)})
+    records: list[tuple[int, list[str]]] = []
+    kept: list[int] | None = None  # data rows of the table, when bad ones were left out
+    bad: list[BadRow] = []
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(encoding="utf8" if fmt.is_utf8 else fmt.encoding),
-            parse_options=pacsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=read_types,
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                true_values=TRUE_VALUES,
-                false_values=FALSE_VALUES,
-                timestamp_parsers=[pacsv.ISO8601],
-            ),
-        )
-        if fmt.decimal == ",":
-            table = _comma_numbers(table, types)
+        table = _pyarrow_csv(path, "utf8" if fmt.is_utf8 else fmt.encoding, fmt, types)
     except pa.ArrowInvalid as exc:
-        located = _locate_bad_value(path, fmt, types, where)
-        raise ExtractFileError(located or f"{path}: {exc}") from exc
+        records = list(_csv_records(path, fmt))
+        bad, bad_rows = _scan_csv(extract, path, fmt, types, records)
+        if not bad:
+            raise ExtractFileError(f"{path}: {exc}") from exc
+        kept = [i for i in range(len(records) - 1) if i not in bad_rows]
+        # the good rows, read again by pyarrow with the same options: the same typing
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter=fmt.delimiter, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(records[1 + i][1] for i in kept)
+        try:
+            table = _pyarrow_csv(io.BytesIO(text.getvalue().encode()), "utf8", fmt, types)
+        except pa.ArrowInvalid as again:
+            raise ExtractFileError(f"{path}: {again}") from again
 
-    def locate(row_index: int, column: str) -> str:
-        return f"line {_line_of_row(path, fmt, row_index, column)}"
+    def locate(row_index: int, column: str) -> int:
+        if not records:
+            records.extend(_csv_records(path, fmt))
+        data_row = kept[row_index] if kept is not None else row_index
+        start, row = records[1 + data_row]
+        return _field_line(start, row, header.index(column))
 
-    return table, locate
+    return table, locate, bad
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,53 +439,73 @@ def _extra_value(value: object) -> str | None:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-def _read_jsonl(extract: Extract, path: Path, fmt: LandingFormat) -> tuple[pa.Table, Callable]:
+def _read_jsonl(extract: Extract, path: Path, fmt: LandingFormat):
     check_encoding(path, fmt, _where(extract))
+    obj = extract.object_name
     records: list[dict] = []
     lines: list[int] = []
     keys: dict[str, None] = {}
+    bad: list[BadRow] = []
     with path.open(encoding=fmt.python_encoding) as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text, parse_float=Decimal)
-            except json.JSONDecodeError as exc:
+        numbered = [(n, text) for n, text in enumerate(handle, start=1) if text.strip()]
+    last = numbered[-1][0] if numbered else 0
+    for number, text in numbered:
+        try:
+            record = json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            reason = f"not valid JSON ({exc.msg}, character {exc.colno})"
+            message = f"{path} line {number}: {reason}"
+            if number == last:  # an interrupted write: the end of the file is missing
                 raise ExtractFileError(
-                    f"{path} line {number}: not valid JSON ({exc.msg}, character {exc.colno})"
+                    f"{message}: the file looks truncated (an incomplete last line)"
                 ) from None
-            if not isinstance(record, dict):
-                raise ExtractFileError(f"{path} line {number}: expected one JSON object per line")
-            records.append(record)
-            lines.append(number)
-            keys.update(dict.fromkeys(record))
+            shown = text.strip()[:_MAX_SHOWN]
+            bad.append(BadRow(path.name, number, obj, ROW_FIELD, shown, reason, message))
+            continue
+        if not isinstance(record, dict):
+            reason = "expected one JSON object per line"
+            shown = text.strip()[:_MAX_SHOWN]
+            message = f"{path} line {number}: {reason}"
+            bad.append(BadRow(path.name, number, obj, ROW_FIELD, shown, reason, message))
+            continue
+        records.append(record)
+        lines.append(number)
+        keys.update(dict.fromkeys(record))
     if records:
         _check_header(extract, path, fmt, list(keys))
     else:
         keys = dict.fromkeys(extract.columns)
+    good = [True] * len(records)
+    declared = [name for name in keys if name in extract.columns]
+    values: dict[str, list] = {name: [] for name in declared}
+    for index, (record, line) in enumerate(zip(records, lines, strict=True)):
+        for name in declared:
+            value = record.get(name)
+            try:
+                values[name].append(_json_value(value, extract.columns[name]))
+            except _BadValue as exc:
+                shown = json.dumps(value, default=str, ensure_ascii=False)
+                reason = f"not {exc}"
+                message = f"{path} line {line}, column {name}: {shown} is {reason}"
+                text_value = value if isinstance(value, str) else shown
+                bad.append(BadRow(path.name, line, obj, name, text_value, reason, message))
+                values[name].append(None)
+                good[index] = False
+    bad.sort(key=lambda b: b.line)
+    kept = [i for i, ok in enumerate(good) if ok]
     arrays = {}
     for name in keys:
         data_type = extract.columns.get(name)
         if data_type is None:  # not declared: kept as text
-            arrays[name] = pa.array([_extra_value(r.get(name)) for r in records], pa.string())
-            continue
-        values = []
-        for record, line in zip(records, lines, strict=True):
-            value = record.get(name)
-            try:
-                values.append(_json_value(value, data_type))
-            except _BadValue as exc:
-                shown = json.dumps(value, default=str, ensure_ascii=False)
-                raise ExtractFileError(
-                    f"{path} line {line}, column {name}: {shown} is not {exc}"
-                ) from None
-        arrays[name] = pa.array(values, data_type)
+            arrays[name] = pa.array([_extra_value(records[i].get(name)) for i in kept], pa.string())
+        else:
+            arrays[name] = pa.array([values[name][i] for i in kept], data_type)
     table = pa.table(arrays)
 
-    def locate(row_index: int, column: str) -> str:
-        return f"line {lines[row_index]}"
+    def locate(row_index: int, column: str) -> int:
+        return lines[kept[row_index]]
 
-    return table, locate
+    return table, locate, bad
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,7 +563,7 @@ def _parquet_column(path: Path, name: str, column: pa.ChunkedArray, target: pa.D
     raise ExtractFileError(f"{path}, column {name}: cannot read Parquet {column.type} as {target}")
 
 
-def _read_parquet(extract: Extract, path: Path, fmt: LandingFormat) -> tuple[pa.Table, Callable]:
+def _read_parquet(extract: Extract, path: Path, fmt: LandingFormat):
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -502,10 +585,10 @@ def _read_parquet(extract: Extract, path: Path, fmt: LandingFormat) -> tuple[pa.
             columns[name] = _parquet_column(path, name, column, target)
     table = pa.table(columns)
 
-    def locate(row_index: int, column: str) -> str:
-        return f"row {row_index + 1}"
+    def locate(row_index: int, column: str) -> int:
+        return row_index + 1
 
-    return table, locate
+    return table, locate, []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,11 +597,82 @@ def _read_parquet(extract: Extract, path: Path, fmt: LandingFormat) -> tuple[pa.
 _READERS = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
 
 
-def read_extract_file(extract: Extract, path: Path, fmt: LandingFormat | None = None) -> pa.Table:
+def _row_checks(
+    extract: Extract, path: Path, table: pa.Table, locate: Callable, unit: str
+) -> tuple[list[BadRow], list[int]]:
+    """Problems of whole typed rows: an empty primary key or cursor, a value outside an enum,
+    a primary key and cursor shared by rows of different content. Returns the bad fields and
+    the rows to leave out (bad ones, and exact copies of an earlier row)."""
+    obj = extract.object_name
+    bad: list[BadRow] = []
+    left_out: set[int] = set()
+    for name in (extract.primary_key, extract.cursor):
+        what = "primary key" if name == extract.primary_key else "cursor"
+        for index in pc.indices_nonzero(table.column(name).is_null()).to_pylist():
+            line = locate(index, name)
+            reason = f"empty, but it is the {what} of {obj}"
+            message = f"{path} {unit} {line}, column {name}: {reason}"
+            bad.append(BadRow(path.name, line, obj, name, None, reason, message))
+            left_out.add(index)
+    for name, allowed in extract.enums.items():
+        if name not in table.column_names:
+            continue
+        column = table.column(name)
+        outside = pc.and_(column.is_valid(), pc.invert(pc.is_in(column, pa.array(allowed))))
+        for index in pc.indices_nonzero(outside).to_pylist():
+            value = column[index].as_py()
+            line = locate(index, name)
+            reason = f"not one of {', '.join(allowed)}"
+            message = f"{path} {unit} {line}, column {name}: {value!r} is {reason}"
+            bad.append(BadRow(path.name, line, obj, name, value, reason, message))
+            left_out.add(index)
+    # Two rows with the same key and cursor: dlt would keep either one. Exact copies are one row;
+    # different contents are both quarantined (no winner can be told).
+    key, cursor = extract.primary_key, extract.cursor
+    counts = table.select([key, cursor]).group_by([key, cursor]).aggregate([([], "count_all")])
+    repeated = counts.filter(pc.greater(counts.column("count_all"), 1))
+    if repeated.num_rows:
+        wanted = {(r[key], r[cursor]) for r in repeated.select([key, cursor]).to_pylist()}
+        groups: dict[tuple, list[int]] = {}
+        pairs = zip(table.column(key).to_pylist(), table.column(cursor).to_pylist(), strict=True)
+        for index, pair in enumerate(pairs):
+            if pair in wanted and index not in left_out:
+                groups.setdefault(pair, []).append(index)
+        for (key_value, cursor_value), indices in groups.items():
+            rows = [table.slice(i, 1).to_pylist()[0] for i in indices]
+            if all(row == rows[0] for row in rows[1:]):
+                left_out.update(indices[1:])  # exact copies of one row
+                continue
+            lines = [locate(i, key) for i in indices]
+            for index, line in zip(indices, lines, strict=True):
+                others = ", ".join(str(other) for other in lines if other != line)
+                reason = (
+                    f"duplicate key with conflicting content: the same {key} and {cursor} "
+                    f"({cursor_value}) on {unit} {others}"
+                )
+                message = f"{path} {unit} {line}, column {key}: {key_value!r}: {reason}"
+                bad.append(BadRow(path.name, line, obj, key, key_value, reason, message))
+                left_out.add(index)
+    return bad, sorted(left_out)
+
+
+def read_extract_file(
+    extract: Extract,
+    path: Path,
+    fmt: LandingFormat | None = None,
+    *,
+    bad_rows: list[BadRow] | None = None,
+) -> pa.Table:
     """One extract file as an arrow table typed as declared, with warehouse column names.
 
     ``fmt`` is the declared landing format; by default the landing configuration's for the
     object. The file extension chooses the reader (``.csv``, ``.jsonl``, ``.parquet``).
+
+    Bad rows (a value that is not of its type or enum, an empty primary key or cursor, a wrong
+    number of fields, the same key and cursor with different contents): without ``bad_rows``, the
+    first raises ``ExtractFileError`` naming file, line and column; with a list, they are left
+    out of the table and one ``BadRow`` per bad field is appended to it. A file that cannot be
+    read (encoding, header, truncated) raises in both cases.
     """
     path = Path(path)
     if fmt is None:
@@ -526,16 +680,23 @@ def read_extract_file(extract: Extract, path: Path, fmt: LandingFormat | None = 
     kind = EXTENSIONS.get(path.suffix.lower())
     if kind is None:
         raise ExtractFileError(f"{path}: not a .csv, .jsonl or .parquet file")
-    table, locate = _READERS[kind](extract, path, fmt)
-    for name in (extract.primary_key, extract.cursor):
-        column = table.column(name)
-        if column.null_count:
-            first = column.is_null().to_pylist().index(True)
-            raise ExtractFileError(
-                f"{path} {locate(first, name)}, column {name}: empty, but it is the "
-                f"{'primary key' if name == extract.primary_key else 'cursor'} of "
-                f"{extract.object_name}"
-            )
+    if path.stat().st_size == 0:
+        raise ExtractFileError(
+            f"{path}: the file is empty (0 bytes), expected "
+            + ("a header row" if kind == "csv" else "rows" if kind == "jsonl" else "Parquet")
+        )
+    table, locate, bad = _READERS[kind](extract, path, fmt)
+    checked, left_out = _row_checks(
+        extract, path, table, locate, "row" if kind == "parquet" else "line"
+    )
+    bad = bad + checked
+    if bad and bad_rows is None:
+        raise ExtractFileError(bad[0].message)
+    if bad_rows is not None:
+        bad_rows.extend(sorted(bad, key=lambda b: b.line))
+    if left_out:
+        keep = pc.invert(pc.is_in(pa.array(range(table.num_rows)), pa.array(left_out)))
+        table = table.filter(keep)
     required = {extract.primary_key, extract.cursor}
     schema = pa.schema(
         pa.field(column_name(f.name), f.type, nullable=f.name not in required) for f in table.schema
@@ -550,11 +711,23 @@ def read_extract_file(extract: Extract, path: Path, fmt: LandingFormat | None = 
 # dlt resources and sources.
 
 
-def extract_resource(extract: Extract, landing_dir: Path, landing_config: str | None = None):
+def _file_key(path: Path) -> tuple:
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def extract_resource(
+    extract: Extract,
+    landing_dir: Path,
+    landing_config: str | None = None,
+    found: dict | None = None,
+):
     """The dlt resource that loads every file of one extract, oldest drop first.
 
     ``landing_config``: a landing configuration YAML file; by default ``$PILOTAGE_LANDING_CONFIG``
-    or ``ingestion/landing.yaml``, read when the resource runs.
+    or ``ingestion/landing.yaml``, read when the resource runs. Under ``on_bad_row: quarantine``
+    bad rows are left out, and kept in ``found`` (file -> bad rows) for the ``quarantine``
+    resource; under ``fail`` the first raises ``ExtractFileError``.
     """
     landing_dir = Path(landing_dir)
     cursor = column_name(extract.cursor)
@@ -566,7 +739,20 @@ def extract_resource(extract: Extract, landing_dir: Path, landing_config: str | 
         # arrow tables get no _dlt_load_id from dlt by default: add it, as for JSON rows
         load_id = dlt.current.load_package_state()["load_id"]
         for path in extract_files(extract, landing_dir, fmt):
-            table = read_extract_file(extract, path, fmt)
+            bad = [] if fmt.on_bad_row == "quarantine" else None
+            table = read_extract_file(extract, path, fmt, bad_rows=bad)
+            if found is not None and bad is not None:
+                found[_file_key(path)] = bad
+            if bad:
+                logger.warning(
+                    "%s: rows with %d bad field(s) left out of raw_%s.%s, listed in raw_%s.%s",
+                    path,
+                    len(bad),
+                    extract.system,
+                    extract.table,
+                    extract.system,
+                    QUARANTINE_TABLE,
+                )
             # A header-only file still yields its (empty, typed) table: the raw table exists,
             # so dbt's sources resolve for a CRM that does not export this object.
             yield table.append_column(
@@ -584,8 +770,68 @@ def extract_resource(extract: Extract, landing_dir: Path, landing_config: str | 
     )
 
 
+def quarantine_resource(
+    system: str, landing_dir: Path, landing_config: str | None = None, found: dict | None = None
+):
+    """The ``quarantine`` resource of a system: one row per bad field of every landing file of
+    an object declared ``on_bad_row: quarantine``, merged on (source_file, line, field), so that
+    re-running on the same files does not duplicate them. Always yields a table (maybe empty):
+    ``raw_<system>.quarantine`` exists after the first load.
+
+    Every file is checked, not only those with rows newer than the incremental cursor: a bad row
+    stays listed (with the latest ``load_id`` that found it) while its file is in the landing
+    folder. ``found`` holds what the extract resources already found in this run."""
+    landing_dir = Path(landing_dir)
+    found = {} if found is None else found
+
+    def find_bad_rows() -> Iterator[pa.Table]:
+        config = load_landing_config(landing_config)
+        load_id = dlt.current.load_package_state()["load_id"]
+        bad_rows: list[BadRow] = []
+        for extract in extracts_of(system):
+            fmt = config.format_of(extract.system, extract.object_name)
+            if fmt.on_bad_row != "quarantine":
+                continue
+            for path in extract_files(extract, landing_dir, fmt):
+                key = _file_key(path)
+                if key not in found:
+                    bad: list[BadRow] = []
+                    read_extract_file(extract, path, fmt, bad_rows=bad)
+                    found[key] = bad
+                bad_rows.extend(found[key])
+        yield quarantine_table(bad_rows, load_id)
+
+    return dlt.resource(
+        find_bad_rows,
+        name=QUARANTINE_TABLE,
+        primary_key=list(QUARANTINE_KEY),
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        columns=QUARANTINE_COLUMNS,
+    )
+
+
+def empty_quarantine_resource():
+    """A ``quarantine`` resource that finds nothing, for sources whose values are typed by the
+    source system (the ERP database): ``raw_erp`` gets the same tables whatever the source."""
+
+    def nothing_found() -> Iterator[pa.Table]:
+        yield quarantine_table([], dlt.current.load_package_state()["load_id"])
+
+    return dlt.resource(
+        nothing_found,
+        name=QUARANTINE_TABLE,
+        primary_key=list(QUARANTINE_KEY),
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        columns=QUARANTINE_COLUMNS,
+    )
+
+
 def _resources(system: str, landing_dir: Path, landing_config: str | None) -> list:
-    return [extract_resource(e, landing_dir, landing_config) for e in extracts_of(system)]
+    found: dict = {}  # file -> bad rows, shared by the resources of one source
+    resources = [
+        extract_resource(e, landing_dir, landing_config, found) for e in extracts_of(system)
+    ]
+    return [*resources, quarantine_resource(system, landing_dir, landing_config, found)]
 
 
 @dlt.source(name="crm")

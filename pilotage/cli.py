@@ -171,6 +171,30 @@ def map_crm(
         click.echo(f"    {name}: {rows:,}")
 
 
+@main.command()
+@click.option("--system", type=click.Choice(["crm", "erp"]), help="Only this source system.")
+@click.option("--limit", default=100, show_default=True, help="Rows to show, newest load first.")
+@DATA_DIR
+def quarantine(system: str | None, limit: int, data_dir: str | None) -> None:
+    """List the extract rows set aside by the loads, with file, line, field, value and reason.
+
+    Fix the source and send a new drop: corrected rows load, the quarantine keeps the history.
+    """
+    from ingestion.quarantine import list_quarantine
+
+    settings = _apply_options(data_dir=data_dir)
+    rows = list_quarantine(settings.warehouse_path, system, limit)
+    if not rows:
+        click.secho(f"No quarantined rows in {settings.warehouse_path}.", fg="green")
+        return
+    for r in rows:
+        click.echo(
+            f"{r['system']}  {r['source_file']}:{r['line']}  {r['object']}.{r['field']}"
+            f"={r['value']!r}  {r['reason']}"
+        )
+    click.echo(f"({len(rows)} rows shown; --limit shows more)")
+
+
 @main.command("dbt-parse")
 @click.option("--quiet", is_flag=True, help="Only print errors.")
 def dbt_parse(quiet: bool) -> None:

@@ -115,3 +115,38 @@ def test_landing_sensor_requests_a_refresh_only_for_new_or_changed_files(copy_of
             again = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor))
             assert len(again.run_requests) == 1
             assert "crm/Task/Task_29991231.csv" in json.loads(again.cursor)
+
+
+def test_quarantined_rows_show_in_the_run_metadata(copy_of_demo_data):
+    """A malformed value is set aside, not loaded and not lost: the run's metadata lists it."""
+    with pilotage_env(copy_of_demo_data) as settings:
+        folder = settings.landing_dir / "crm" / "Task"
+        source = sorted(folder.glob("Task_*.csv"))[0]
+        with open(source, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header, row = reader.fieldnames, next(reader)
+        row["Id"] = "00TBADROW0000001"
+        row["TaskSubtype"] = "Carrier pigeon"
+        row["LastModifiedDate"] = "2026-11-15T12:00:00.000Z"
+        with open(folder / "Task_20261115T1200.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=header)
+            writer.writeheader()
+            writer.writerow(row)
+        result = run_full_refresh(settings)
+        [event] = [
+            e
+            for e in result.get_asset_materialization_events()
+            if e.asset_key == AssetKey(["crm", "quarantine"])
+        ]
+        metadata = event.materialization.metadata
+        assert metadata["quarantined_rows"].value == 1
+        assert metadata["quarantined_by_object"].value == {"Task": 1}
+        assert "Carrier pigeon" in metadata["quarantine_preview"].value
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        try:
+            loaded = con.execute(
+                "select count(*) from raw_crm.tasks where id = '00TBADROW0000001'"
+            ).fetchone()[0]
+        finally:
+            con.close()
+        assert loaded == 0

@@ -37,6 +37,7 @@ from tests.conftest import PG, scratch_postgres_database
 
 AS_OF = dt.date(2026, 11, 15)
 TABLES = [extract.table for extract in ERP_EXTRACTS]
+RESOURCES = [*TABLES, "quarantine"]  # both ERP sources write raw_erp.quarantine
 COLUMNS_SQL = """
     select table_name, column_name, data_type, is_nullable, ordinal_position
     from information_schema.columns where table_schema = 'raw_erp'
@@ -119,7 +120,7 @@ def test_erp_database_loads_like_the_files(demo, database_url, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     pipeline = make_pipeline("erp", warehouse, tmp_path / "dlt")
     source = erp_database_source(database_url, chunk_size=100)  # several chunks per table
-    assert source.name == "erp" and list(source.resources) == TABLES
+    assert source.name == "erp" and list(source.resources) == RESOURCES
     pipeline.run(source).raise_on_failed_jobs()
 
     assert _counts(warehouse) == csv_rows
@@ -218,7 +219,7 @@ def test_erp_source_from_env(demo, monkeypatch, tmp_path):
     database = erp_source_from_env(empty_landing)
     assert not (tmp_path / "erp.db").exists(), "building the source must not connect"
     assert files.name == database.name == "erp"
-    assert list(files.resources) == list(database.resources) == TABLES
+    assert list(files.resources) == list(database.resources) == RESOURCES
 
     populate_erp_database(demo["landing"], url)
     warehouse = tmp_path / "warehouse.duckdb"

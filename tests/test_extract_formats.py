@@ -30,6 +30,10 @@ from pilotage.settings import Settings
 AS_OF = dt.date(2026, 11, 15)
 DROP = "20261115"
 FRENCH = "crm:\n  delimiter: ';'\n  decimal: ','\n  encoding: cp1252\n"
+# Bad values stop the load only under on_bad_row: fail (the default quarantines the row:
+# tests/test_bad_input.py); the tests of error messages below set it.
+STRICT = "crm:\n  on_bad_row: fail\nerp:\n  on_bad_row: fail\n"
+FRENCH_STRICT = FRENCH + "  on_bad_row: fail\n"
 
 
 @pytest.fixture(autouse=True)
@@ -168,7 +172,8 @@ def test_quoted_multi_line_fields_keep_their_newlines(tmp_path, demo):
     assert loaded == {r["Id"]: r["Subject"] for r in tasks}
 
 
-def test_multi_line_fields_keep_error_lines_right(tmp_path, demo):
+def test_multi_line_fields_keep_error_lines_right(tmp_path, demo, monkeypatch):
+    _config(tmp_path, monkeypatch, STRICT)
     tasks = _rows(demo, "crm", "Task")
     tasks[3]["Subject"] = "Call back\nabout the renewal"  # data row 3: lines 5-6
     tasks[4]["Subject"] = "Three\nline\nsubject"  # lines 7-9
@@ -318,7 +323,7 @@ def test_utf8_file_declared_windows_1252(tmp_path, demo, monkeypatch):
 
 
 def test_point_decimals_under_a_decimal_comma(tmp_path, demo, monkeypatch):
-    _config(tmp_path, monkeypatch, FRENCH)
+    _config(tmp_path, monkeypatch, FRENCH_STRICT)
     opportunities = _rows(demo, "crm", "Opportunity")
     for row in opportunities:
         row["Amount"] = _french(Decimal(row["Amount"]))
@@ -339,7 +344,7 @@ def test_point_decimals_under_a_decimal_comma(tmp_path, demo, monkeypatch):
 
 
 def test_decimal_comma_under_point_decimals_suggests_the_setting(tmp_path, demo, monkeypatch):
-    _config(tmp_path, monkeypatch, "crm:\n  delimiter: ';'\n")
+    _config(tmp_path, monkeypatch, "crm:\n  delimiter: ';'\n  on_bad_row: fail\n")
     opportunities = _rows(demo, "crm", "Opportunity")
     opportunities[4]["Amount"] = "1234,56"
     path = _target(tmp_path, "crm", "Opportunity")
@@ -361,7 +366,8 @@ def test_a_semicolon_file_declared_comma(tmp_path, demo):
     assert "set delimiter in the landing configuration (ingestion/landing.yaml)" in message
 
 
-def test_json_lines_with_a_string_in_a_decimal_column(tmp_path, demo):
+def test_json_lines_with_a_string_in_a_decimal_column(tmp_path, demo, monkeypatch):
+    _config(tmp_path, monkeypatch, STRICT)
     rows = _rows(demo, "erp", "invoice_lines")
     path = _target(tmp_path, "erp", "invoice_lines", "jsonl")
     _write_invoice_lines_jsonl(path, rows)
@@ -448,4 +454,5 @@ def test_only_the_objects_written_are_loaded(tmp_path, demo):
     tables = _query(
         settings, "select table_name from information_schema.tables where table_schema = 'raw_erp'"
     )
-    assert {t[0] for t in tables if not t[0].startswith("_dlt")} == {"customers"}
+    # and the system's quarantine table, written (empty) by every load
+    assert {t[0] for t in tables if not t[0].startswith("_dlt")} == {"customers", "quarantine"}

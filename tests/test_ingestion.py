@@ -17,6 +17,7 @@ import pytest
 
 from ingestion.demo.generator import generate
 from ingestion.extracts import ALL_EXTRACTS
+from ingestion.formats import CONFIG_ENV
 from ingestion.pipeline import load, make_pipeline
 from ingestion.sources import ExtractFileError, crm_source, erp_source
 from pilotage.settings import Settings
@@ -243,7 +244,11 @@ def _break_field(source: Path, target: Path, line: int, column: str, value: str)
         csv.writer(handle, lineterminator="\n").writerows(rows)
 
 
-def test_a_bad_decimal_names_the_file_line_and_column(tmp_path, landing):
+def test_a_bad_decimal_names_the_file_line_and_column(tmp_path, landing, monkeypatch):
+    # under the default on_bad_row: quarantine the row is quarantined (tests/test_bad_input.py)
+    strict = tmp_path / "landing.yaml"
+    strict.write_text("crm:\n  on_bad_row: fail\n", encoding="utf-8")
+    monkeypatch.setenv(CONFIG_ENV, str(strict))
     folder = _only_opportunities(tmp_path, landing)
     settings = _settings(tmp_path, folder)
     good = folder / "crm" / "Opportunity" / "Opportunity_20261115.csv"
@@ -277,6 +282,9 @@ def test_a_missing_column_names_the_file_and_column(tmp_path, landing):
 def test_sources_read_nothing_until_extracted(tmp_path):
     missing = tmp_path / "nowhere"
     crm, erp = crm_source(missing), erp_source(missing)
-    assert sorted(crm.resources) == sorted(e.table for e in ALL_EXTRACTS if e.system == "crm")
-    assert sorted(erp.resources) == sorted(e.table for e in ALL_EXTRACTS if e.system == "erp")
+    # one resource per extract, and the system's quarantine table (ingestion/quarantine.py)
+    crm_tables = [e.table for e in ALL_EXTRACTS if e.system == "crm"] + ["quarantine"]
+    erp_tables = [e.table for e in ALL_EXTRACTS if e.system == "erp"] + ["quarantine"]
+    assert sorted(crm.resources) == sorted(crm_tables)
+    assert sorted(erp.resources) == sorted(erp_tables)
     assert not missing.exists()
