@@ -22,6 +22,7 @@ refresh: install ## same as demo without starting the servers (for scripts and c
 lint: install ## ruff and sqlfluff
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
+	@$(RUN) pilotage kpis --check
 	@cd dbt && ../$(RUN) sqlfluff lint models macros tests
 
 test: lint ## lint, then the whole test suite

@@ -195,6 +195,22 @@ def quarantine(system: str | None, limit: int, data_dir: str | None) -> None:
     click.echo(f"({len(rows)} rows shown; --limit shows more)")
 
 
+@main.command()
+@click.option(
+    "--check/--write",
+    "check",
+    default=True,
+    help="Check (default) or regenerate what dbt/kpis.yml derives.",
+)
+def kpis(check: bool) -> None:
+    """The KPI catalogue (dbt/kpis.yml): check or regenerate the dbt macros, the Superset
+    metrics and docs/kpis.md that derive from it. Change a formula there, then run --write."""
+    from pilotage import kpi_catalogue
+
+    if kpi_catalogue.run(write=not check, echo=click.echo):
+        raise SystemExit(1)
+
+
 @main.command("dbt-parse")
 @click.option("--quiet", is_flag=True, help="Only print errors.")
 def dbt_parse(quiet: bool) -> None:

@@ -1,5 +1,7 @@
 -- One row per account executive and month: activity volumes, revenue, margin, revenue
 -- objective and pacing as of the as-of date.
+-- Every KPI's formula and threshold comes from the KPI catalogue (dbt/kpis.yml) through the
+-- generated macros kpi() and kpi_threshold() (macros/_kpi_catalogue.sql).
 with
 
 spine as (
@@ -14,13 +16,13 @@ activity_counts as (
     select
         rep_id,
         month_start,
-        sum(case when activity_type = 'call' then 1 else 0 end) as calls,
-        sum(case when activity_type = 'email' then 1 else 0 end) as emails,
-        sum(case when activity_type = 'meeting' then 1 else 0 end) as meetings,
-        sum(case when activity_type = 'proposal' then 1 else 0 end) as proposals,
-        sum(case when activity_type = 'quote' then 1 else 0 end) as quotes,
-        sum(case when activity_type = 'contract' then 1 else 0 end) as contracts,
-        count(*) as activities
+        {{ kpi('calls') }} as calls,
+        {{ kpi('emails') }} as emails,
+        {{ kpi('meetings') }} as meetings,
+        {{ kpi('proposals') }} as proposals,
+        {{ kpi('quotes') }} as quotes,
+        {{ kpi('contracts') }} as contracts,
+        {{ kpi('activities') }} as activities
     from {{ ref('fct_activities') }}
     group by rep_id, month_start
 ),
@@ -29,10 +31,10 @@ revenue as (
     select
         rep_id,
         month_start,
-        sum(quantity) as quantity,
-        sum(revenue) as revenue,
-        sum(cost) as cost,
-        sum(gross_margin) as gross_margin
+        {{ kpi('quantity') }} as quantity,
+        {{ kpi('revenue') }} as revenue,
+        {{ kpi('cost') }} as cost,
+        {{ kpi('gross_margin') }} as gross_margin
     from {{ ref('fct_revenue') }}
     group by rep_id, month_start
 ),
@@ -41,7 +43,7 @@ targets as (
     select
         rep_id,
         {{ month_start('period_start') }} as month_start,
-        sum(target_value) as revenue_target
+        {{ kpi('revenue_target') }} as revenue_target
     from {{ ref('stg_crm__sales_targets') }}
     where metric = 'revenue' and not is_deleted
     group by rep_id, {{ month_start('period_start') }}
@@ -108,12 +110,7 @@ paced as (
     select
         *,
         -- pace from the unrounded prorated target: revenue * days / (target * elapsed)
-        case
-            when revenue_target is null or revenue_target = 0 or elapsed_days = 0 then null
-            else
-                cast(revenue as {{ type_double() }}) * days_in_month
-                / (cast(revenue_target as {{ type_double() }}) * elapsed_days)
-        end as pace
+        {{ kpi('pace') }} as pace
     from elapsed
 ),
 
@@ -138,25 +135,19 @@ final as (
         cast(revenue as decimal(18, 2)) as revenue,
         cast(cost as decimal(18, 2)) as cost,
         cast(gross_margin as decimal(18, 2)) as gross_margin,
-        case
-            when revenue = 0 then null
-            else cast(gross_margin as {{ type_double() }}) / cast(revenue as {{ type_double() }})
-        end as margin_pct,
+        {{ kpi('margin_pct') }} as margin_pct,
         cast(revenue_target as decimal(18, 2)) as revenue_target,
-        case
-            when revenue_target is null or revenue_target = 0 then null
-            else cast(revenue as {{ type_double() }}) / cast(revenue_target as {{ type_double() }})
-        end as attainment,
+        {{ kpi('attainment') }} as attainment,
         cast(days_in_month as integer) as days_in_month,
         cast(elapsed_days as integer) as elapsed_days,
-        cast(revenue_target * elapsed_days / days_in_month as decimal(18, 2))
+        cast({{ kpi('prorated_target_to_date') }} as decimal(18, 2))
             as prorated_target_to_date,
         pace,
         case
             when revenue_target is null or revenue_target = 0 then 'no target'
             when pace is null then 'not started'
-            when pace >= 1 then 'on track'
-            when pace <= 0.9 then 'off track'
+            when pace >= {{ kpi_threshold('pace', 'green') }} then 'on track'
+            when pace <= {{ kpi_threshold('pace', 'red') }} then 'off track'
             else 'at risk'
         end as status,
         {{ as_of_date() }} as as_of_date

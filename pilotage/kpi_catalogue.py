@@ -1,0 +1,591 @@
+"""The KPI catalogue (dbt/kpis.yml) and everything derived from it.
+
+The catalogue defines every KPI once. This module validates it and generates:
+
+- ``dbt/macros/_kpi_catalogue.sql``: the dbt macros ``kpi(name)`` (a KPI's row formula) and
+  ``kpi_threshold(name, level)``, which the marts use (dbt's Jinja cannot read a YAML file, so the
+  catalogue is compiled into a macro file);
+- ``dbt/models/marts/_kpi_catalogue.md``: dbt doc blocks ``kpi_<name>``, the descriptions of the
+  marts' KPI columns (``description: "{{ doc('kpi_margin_pct') }}"``);
+- the ``metrics:`` of the Superset datasets (superset/assets/datasets/...), rewritten in place:
+  only the KPIs' metrics change, every other key (UUIDs, columns, other metrics) is kept;
+- ``docs/kpis.md``, the KPI reference page.
+
+``python -m pilotage.kpi_catalogue --check`` exits 1 when a derived file differs from what the
+catalogue generates (drift) or the catalogue is invalid; ``--write`` regenerates the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pilotage.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+
+CATALOGUE_PATH = DBT_PROJECT_DIR / "kpis.yml"
+DBT_MACRO_PATH = DBT_PROJECT_DIR / "macros" / "_kpi_catalogue.sql"
+DOCS_PATH = PROJECT_ROOT / "docs" / "kpis.md"
+# dbt doc blocks {% docs kpi_<name> %}: the marts' KPI column descriptions ({{ doc('kpi_...') }}).
+DBT_DOCS_PATH = DBT_PROJECT_DIR / "models" / "marts" / "_kpi_catalogue.md"
+
+FIELDS = (
+    "name",
+    "label",
+    "description",
+    "formula",
+    "row_formula",
+    "row_source",
+    "grain",
+    "unit",
+    "format",
+    "direction",
+    "additive",
+    "thresholds",
+    "superset",
+)
+LANGUAGES = ("en", "fr")
+UNITS = ("count", "currency", "ratio")
+DIRECTIONS = ("higher_is_better", "lower_is_better", "neutral")
+THRESHOLD_LEVELS = ("red", "green")
+# The d3 formats the dashboards use (Superset's d3-format); a new one is added here on purpose.
+FORMATS = (",d", ",.0f", ",.1f", ",.2f", ".0%", ".1%", ".2%")
+# d3-format's own specifier grammar (d3-format/src/formatSpecifier.js).
+D3_SPECIFIER = re.compile(
+    r"^(?:(.)?([<>=^]))?([+\-( ])?([$#])?(0)?(\d+)?(,)?(\.\d+)?(~)?([a-z%])?$"
+)
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# Keys of a Superset metric, in the order Superset exports them; the catalogue sets the first five.
+MANAGED_METRIC_KEYS = ("metric_name", "verbose_name", "expression", "d3format", "description")
+METRIC_DEFAULTS = {"metric_type": None, "currency": None, "extra": {}, "warning_text": None}
+METRIC_KEY_ORDER = (
+    "metric_name",
+    "verbose_name",
+    "metric_type",
+    "expression",
+    "description",
+    "d3format",
+    "currency",
+    "extra",
+    "warning_text",
+)
+GENERATED = "Generated from dbt/kpis.yml by `python -m pilotage.kpi_catalogue --write`"
+
+
+class CatalogueError(ValueError):
+    """The catalogue is invalid; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A derived file that differs from what the catalogue generates."""
+
+    path: Path
+    details: tuple[str, ...]
+
+    def __str__(self) -> str:
+        where = _relative(self.path)
+        return where + "".join(f"\n    {line}" for line in self.details)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(Path(path).relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------------------- catalogue
+
+
+def load_catalogue(path: Path | None = None) -> dict[str, Any]:
+    """The catalogue (default: dbt/kpis.yml) as a dict, validated (raises CatalogueError)."""
+    path = path or CATALOGUE_PATH
+    catalogue = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    errors = validate_catalogue(catalogue)
+    if errors:
+        raise CatalogueError(f"{_relative(path)} is invalid:\n  " + "\n  ".join(errors))
+    return catalogue
+
+
+def validate_catalogue(catalogue: Any) -> list[str]:
+    """Every problem of the catalogue, as messages (empty: valid)."""
+    if not isinstance(catalogue, dict) or not isinstance(catalogue.get("kpis"), list):
+        return ["the catalogue must be a mapping with a list `kpis`"]
+    errors: list[str] = []
+    grains = catalogue.get("grains") or {}
+    if not isinstance(grains, dict) or not all(
+        isinstance(g, dict) and g.get("model") for g in grains.values()
+    ):
+        errors.append("`grains` must map each grain to {model, description}")
+        grains = {}
+    settings = catalogue.get("superset") or {}
+    if not settings.get("datasets_dir"):
+        errors.append("`superset.datasets_dir` is missing")
+    names: set[str] = set()
+    for index, kpi in enumerate(catalogue["kpis"]):
+        if not isinstance(kpi, dict):
+            errors.append(f"kpis[{index}] is not a mapping")
+            continue
+        name = kpi.get("name", f"kpis[{index}]")
+        where = f"KPI {name}"
+        missing = [field for field in FIELDS if field not in kpi]
+        unknown = sorted(set(kpi) - set(FIELDS))
+        if missing:
+            errors.append(f"{where}: missing {', '.join(missing)}")
+        if unknown:
+            errors.append(f"{where}: unknown field(s) {', '.join(unknown)}")
+        if missing:
+            continue
+        if not isinstance(name, str) or not NAME.match(name):
+            errors.append(f"{where}: name must be snake_case")
+        if name in names:
+            errors.append(f"{where}: defined twice")
+        names.add(name)
+        label = kpi["label"]
+        if not isinstance(label, dict) or set(label) != set(LANGUAGES):
+            errors.append(f"{where}: label must have exactly {', '.join(LANGUAGES)}")
+        elif not all(isinstance(v, str) and v.strip() for v in label.values()):
+            errors.append(f"{where}: empty label")
+        for field in ("description", "formula", "row_source"):
+            if not isinstance(kpi[field], str) or not kpi[field].strip():
+                errors.append(f"{where}: {field} must be a non-empty string")
+        formula = str(kpi["formula"])
+        if "{{" in formula or "{%" in formula:
+            errors.append(f"{where}: formula must be plain SQL (no Jinja)")
+        if re.search(r"\bavg\s*\(", formula, re.IGNORECASE):
+            errors.append(f"{where}: formula averages (use a ratio of sums)")
+        if kpi["row_formula"] is not None and not str(kpi["row_formula"]).strip():
+            errors.append(f"{where}: row_formula must be SQL or null")
+        if kpi["grain"] not in grains:
+            errors.append(f"{where}: unknown grain {kpi['grain']!r}")
+        if kpi["unit"] not in UNITS:
+            errors.append(f"{where}: unit must be one of {', '.join(UNITS)}")
+        fmt = kpi["format"]
+        if fmt not in FORMATS or not D3_SPECIFIER.match(str(fmt)):
+            errors.append(f"{where}: format {fmt!r} is not one of the known d3 formats {FORMATS}")
+        if kpi["unit"] == "ratio" and not str(fmt).endswith("%"):
+            errors.append(f"{where}: a ratio is formatted as a percentage")
+        if kpi["direction"] not in DIRECTIONS:
+            errors.append(f"{where}: direction must be one of {', '.join(DIRECTIONS)}")
+        if not isinstance(kpi["additive"], bool):
+            errors.append(f"{where}: additive must be true or false")
+        elif kpi["unit"] == "ratio" and kpi["additive"]:
+            errors.append(f"{where}: a ratio is not additive")
+        if kpi["unit"] == "ratio" and not re.search(r"/\s*nullif\s*\(", formula, re.IGNORECASE):
+            errors.append(f"{where}: a ratio's formula is sum(..) / nullif(sum(..), 0)")
+        errors += [f"{where}: {e}" for e in _threshold_errors(kpi["thresholds"], kpi["direction"])]
+        datasets = kpi["superset"]
+        if not isinstance(datasets, dict) or not all(
+            isinstance(v, dict) and set(v) <= {"expression"} for v in datasets.values()
+        ):
+            errors.append(f"{where}: superset maps dataset names to {{}} or {{expression: ...}}")
+    for dataset, metrics in (settings.get("other_metrics") or {}).items():
+        clash = names & set(metrics or [])
+        if clash:
+            errors.append(f"superset.other_metrics.{dataset}: {sorted(clash)} are KPIs")
+    return errors
+
+
+def _threshold_errors(thresholds: Any, direction: str) -> list[str]:
+    if thresholds is None:
+        return []
+    if not isinstance(thresholds, dict) or set(thresholds) != set(THRESHOLD_LEVELS):
+        return ["thresholds must be null or {red, green} (amber is in between)"]
+    red, green = thresholds["red"], thresholds["green"]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (red, green)):
+        return ["thresholds must be numbers"]
+    if direction == "higher_is_better" and not red < green:
+        return ["higher_is_better: thresholds need red < green"]
+    if direction == "lower_is_better" and not red > green:
+        return ["lower_is_better: thresholds need red > green"]
+    if direction == "neutral":
+        return ["a neutral KPI has no thresholds"]
+    return []
+
+
+def kpis_by_name(catalogue: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {kpi["name"]: kpi for kpi in catalogue["kpis"]}
+
+
+# ---------------------------------------------------------------------------------------- dbt
+
+
+def _jinja_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _number(value: float) -> str:
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def render_dbt_macros(catalogue: dict[str, Any]) -> str:
+    """dbt/macros/_kpi_catalogue.sql: ``kpi(name)`` and ``kpi_threshold(name, level)``."""
+    with_row = [kpi for kpi in catalogue["kpis"] if kpi["row_formula"] is not None]
+    lines = [
+        "{#-",
+        f"    {GENERATED}.",
+        "    Do not edit: change dbt/kpis.yml and regenerate (tests/test_kpi_catalogue.py checks).",
+        "-#}",
+        "",
+        "{#- The SQL expression that computes a KPI's mart column (its catalogue row_formula). -#}",
+        "{% macro kpi(name) -%}",
+    ]
+    for index, kpi in enumerate(with_row):
+        keyword = "if" if index == 0 else "elif"
+        lines.append(f"    {{%- {keyword} name == {_jinja_string(kpi['name'])} -%}}")
+        formula = kpi["row_formula"].strip()
+        lines += [f"        {line}".rstrip() for line in formula.splitlines()]
+    lines += [
+        "    {%- else -%}",
+        "        {{ exceptions.raise_compiler_error(",
+        '            "KPI \'" ~ name ~ "\' has no row_formula in dbt/kpis.yml"',
+        "        ) }}",
+        "    {%- endif -%}",
+        "{%- endmacro %}",
+        "",
+        "{#- A KPI's threshold (level red or green; amber lies in between), as a SQL number. -#}",
+        "{% macro kpi_threshold(name, level) -%}",
+        "    {%- set thresholds = {",
+    ]
+    with_thresholds = [kpi for kpi in catalogue["kpis"] if kpi["thresholds"]]
+    for index, kpi in enumerate(with_thresholds):
+        levels = ", ".join(
+            f"{_jinja_string(level)}: {_number(kpi['thresholds'][level])}"
+            for level in THRESHOLD_LEVELS
+        )
+        comma = "," if index < len(with_thresholds) - 1 else ""
+        lines.append(f"        {_jinja_string(kpi['name'])}: {{{levels}}}{comma}")
+    lines += [
+        "    } -%}",
+        "    {%- if name not in thresholds or level not in thresholds[name] -%}",
+        "        {{ exceptions.raise_compiler_error(",
+        '            "KPI \'" ~ name ~ "\' has no threshold \'" ~ level ~ "\' in dbt/kpis.yml"',
+        "        ) }}",
+        "    {%- endif -%}",
+        "    {{ thresholds[name][level] }}",
+        "{%- endmacro %}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def doc_block_name(kpi: dict[str, Any]) -> str:
+    return f"kpi_{kpi['name']}"
+
+
+def render_dbt_docs(catalogue: dict[str, Any]) -> str:
+    """dbt doc blocks, one per KPI, for the marts' column descriptions."""
+    out = [f"<!-- {GENERATED}. Do not edit: change dbt/kpis.yml. -->"]
+    for kpi in catalogue["kpis"]:
+        text = _one_line(kpi["description"])
+        text += f" Over several rows: `{_one_line(kpi['formula'])}`."
+        if kpi["thresholds"]:
+            text += f" Thresholds: {_thresholds_text(kpi)}."
+        text += " (KPI catalogue: dbt/kpis.yml, docs/kpis.md.)"
+        out += ["", f"{{% docs {doc_block_name(kpi)} %}}", text, "{% enddocs %}"]
+    return "\n".join(out) + "\n"
+
+
+# ----------------------------------------------------------------------------------- Superset
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def superset_metrics(catalogue: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per dataset (table_name), the KPI metrics' managed keys, in catalogue order."""
+    metrics: dict[str, list[dict[str, Any]]] = {}
+    for kpi in catalogue["kpis"]:
+        for dataset, override in kpi["superset"].items():
+            metrics.setdefault(dataset, []).append(
+                {
+                    "metric_name": kpi["name"],
+                    "verbose_name": kpi["label"]["en"],
+                    "expression": _one_line((override or {}).get("expression") or kpi["formula"]),
+                    "d3format": kpi["format"],
+                    "description": _one_line(kpi["description"]),
+                }
+            )
+    return metrics
+
+
+def _dataset_files(catalogue: dict[str, Any]) -> dict[str, Path]:
+    folder = PROJECT_ROOT / catalogue["superset"]["datasets_dir"]
+    files = {}
+    for path in sorted(folder.glob("*.yaml")):
+        files[yaml.safe_load(path.read_text(encoding="utf-8"))["table_name"]] = path
+    return files
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Superset's YAML style: no anchors or aliases for repeated values."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+_METRICS_BLOCK = re.compile(r"^metrics:.*\n(?:(?:[ -].*)?\n)*", re.MULTILINE)
+
+
+def _render_dataset(text: str, metrics: list[dict[str, Any]]) -> str:
+    """The dataset YAML text with only its top-level `metrics:` block replaced."""
+    block = yaml.dump(
+        {"metrics": metrics},
+        Dumper=_NoAliasDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        indent=2,
+    )
+    match = _METRICS_BLOCK.search(text)
+    if match is None:
+        raise CatalogueError("a dataset file has no top-level `metrics:` key")
+    return text[: match.start()] + block + text[match.end() :]
+
+
+def _expected_dataset_metrics(
+    existing: list[dict[str, Any]], wanted: list[dict[str, Any]], others: set[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The dataset's metrics after the sync (KPIs in catalogue order, then the others as they
+    are) and the metrics that are neither a KPI nor declared in superset.other_metrics."""
+    by_name = {m["metric_name"]: m for m in existing}
+    kpi_names = {m["metric_name"] for m in wanted}
+    result = []
+    for managed in wanted:
+        metric = {**METRIC_DEFAULTS, **copy.deepcopy(by_name.get(managed["metric_name"], {}))}
+        metric.update(managed)
+        ordered = {key: metric[key] for key in METRIC_KEY_ORDER if key in metric}
+        ordered.update({k: v for k, v in metric.items() if k not in ordered})
+        result.append(ordered)
+    undeclared = []
+    for metric in existing:
+        if metric["metric_name"] in kpi_names:
+            continue
+        result.append(metric)
+        if metric["metric_name"] not in others:
+            undeclared.append(metric["metric_name"])
+    return result, undeclared
+
+
+def _metric_differences(
+    existing: list[dict[str, Any]], expected: list[dict[str, Any]]
+) -> list[str]:
+    before = {m["metric_name"]: m for m in existing}
+    after = {m["metric_name"]: m for m in expected}
+    details = []
+    for name, metric in after.items():
+        if name not in before:
+            details.append(f"metric {name}: missing")
+            continue
+        for key in MANAGED_METRIC_KEYS:
+            if before[name].get(key) != metric.get(key):
+                details.append(
+                    f"metric {name}: {key} is {before[name].get(key)!r}, "
+                    f"the catalogue says {metric.get(key)!r}"
+                )
+    if not details and [m["metric_name"] for m in existing] != list(after):
+        details.append("metrics are not in catalogue order")
+    return details
+
+
+def sync_superset_metrics(write: bool, catalogue: dict[str, Any] | None = None) -> list[Drift]:
+    """Compare (and with ``write``, rewrite) the Superset datasets' metrics with the catalogue.
+
+    Only the catalogue KPIs' metric_name, verbose_name, expression, d3format and description
+    are set; the rest of each file (UUIDs, columns, other metrics and keys) is kept byte for
+    byte. Returns the drift found before writing. A metric that is neither a KPI nor listed in
+    superset.other_metrics is drift that ``write`` cannot fix (add it to the catalogue).
+    """
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    wanted = superset_metrics(catalogue)
+    others = catalogue["superset"].get("other_metrics") or {}
+    files = _dataset_files(catalogue)
+    drift = []
+    for dataset in sorted(set(wanted) - set(files)):
+        drift.append(
+            Drift(
+                Path(catalogue["superset"]["datasets_dir"]) / f"{dataset}.yaml",
+                (f"no Superset dataset {dataset!r} for the catalogue's KPIs",),
+            )
+        )
+    for dataset, path in files.items():
+        text = path.read_text(encoding="utf-8")
+        existing = yaml.safe_load(text).get("metrics") or []
+        expected, undeclared = _expected_dataset_metrics(
+            existing, wanted.get(dataset, []), set(others.get(dataset) or [])
+        )
+        details = _metric_differences(existing, expected)
+        details += [
+            f"metric {name}: not in the catalogue (add it as a KPI or to superset.other_metrics)"
+            for name in undeclared
+        ]
+        new_text = _render_dataset(text, expected)
+        if new_text != text and not details:
+            details.append("metrics block is not formatted as the generator writes it")
+        if details:
+            drift.append(Drift(path, tuple(details)))
+        if write and new_text != text:
+            path.write_text(new_text, encoding="utf-8")
+    return drift
+
+
+# --------------------------------------------------------------------------------------- docs
+
+
+def _cell(text: Any) -> str:
+    return _one_line(text).replace("|", "\\|")
+
+
+def _code(text: Any) -> str:
+    return "`" + _cell(text) + "`"
+
+
+_DIRECTION_TEXT = {
+    "higher_is_better": "higher is better",
+    "lower_is_better": "lower is better",
+    "neutral": "neutral",
+}
+
+
+def _thresholds_text(kpi: dict[str, Any]) -> str:
+    thresholds = kpi["thresholds"]
+    if not thresholds:
+        return "none"
+    red, green = thresholds["red"], thresholds["green"]
+    better, worse = (">=", "<=") if kpi["direction"] == "higher_is_better" else ("<=", ">=")
+    return f"green {better} {green}; amber between {red} and {green}; red {worse} {red}"
+
+
+def render_docs(catalogue: dict[str, Any]) -> str:
+    """docs/kpis.md: a summary table, then a table per KPI."""
+    grains = catalogue["grains"]
+    out = [
+        "# KPI reference",
+        "",
+        f"<!-- {GENERATED}. Do not edit: change dbt/kpis.yml. -->",
+        "",
+        "Every KPI is defined once, in [`dbt/kpis.yml`](../dbt/kpis.yml). The dbt marts (through",
+        "the macros `kpi()` and `kpi_threshold()`), the Superset datasets' saved metrics and this",
+        "page are generated from it; `python -m pilotage.kpi_catalogue --check` (and",
+        "`tests/test_kpi_catalogue.py`) fail when one of them drifts.",
+        "",
+        "- **Formula**: the aggregate over any set of rows of the grain (a team, a quarter, ...).",
+        "  Ratios are ratios of sums, never averages of ratios; Superset uses these formulas.",
+        "- **Row formula**: how the mart computes the KPI's column for one row of the grain.",
+        "- **Thresholds**: green at or better than the green value, red at or worse than the red",
+        "  value, amber in between. Direction `neutral`: neither higher nor lower is better",
+        "  (targets).",
+        "",
+        "## Summary",
+        "",
+        "| KPI | English | Français | Unit | Format | Direction | Additive | Thresholds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kpi in catalogue["kpis"]:
+        out.append(
+            f"| [`{kpi['name']}`](#{kpi['name']}) | {_cell(kpi['label']['en'])}"
+            f" | {_cell(kpi['label']['fr'])} | {kpi['unit']} | `{kpi['format']}`"
+            f" | {_DIRECTION_TEXT[kpi['direction']]} | {'yes' if kpi['additive'] else 'no'}"
+            f" | {_thresholds_text(kpi)} |"
+        )
+    for kpi in catalogue["kpis"]:
+        grain = grains[kpi["grain"]]
+        datasets = ", ".join(
+            f"`{name}`" + (f" (`{_cell(o['expression'])}`)" if o.get("expression") else "")
+            for name, o in kpi["superset"].items()
+        )
+        rows = [
+            ("English", _cell(kpi["label"]["en"])),
+            ("Français", _cell(kpi["label"]["fr"])),
+            ("Description", _cell(kpi["description"])),
+            ("Formula", _code(kpi["formula"])),
+            (
+                "Row formula",
+                _code(kpi["row_formula"]) if kpi["row_formula"] is not None else "none",
+            ),
+            ("Row source", _cell(kpi["row_source"])),
+            ("Grain", f"`{grain['model']}`: {_cell(grain.get('description', ''))}"),
+            ("Unit", kpi["unit"]),
+            ("Format", f"`{kpi['format']}`"),
+            ("Direction", _DIRECTION_TEXT[kpi["direction"]]),
+            ("Additive", "yes" if kpi["additive"] else "no"),
+            ("Thresholds", _thresholds_text(kpi)),
+            ("Superset datasets", datasets or "none"),
+        ]
+        out += ["", f"## {kpi['name']}", "", "| | |", "|---|---|"]
+        out += [f"| {key} | {value} |" for key, value in rows]
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------------------ check / write
+
+
+def _file_drift(path: Path, expected: str, write: bool) -> Drift | None:
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if current == expected:
+        return None
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(expected, encoding="utf-8")
+    if current is None:
+        return Drift(path, ("missing",))
+    return Drift(path, ("differs from what dbt/kpis.yml generates",))
+
+
+def sync_all(write: bool, catalogue: dict[str, Any] | None = None) -> list[Drift]:
+    """Drift of every derived file (and with ``write``, regenerate them)."""
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    drift = [
+        _file_drift(DBT_MACRO_PATH, render_dbt_macros(catalogue), write),
+        _file_drift(DBT_DOCS_PATH, render_dbt_docs(catalogue), write),
+        _file_drift(DOCS_PATH, render_docs(catalogue), write),
+    ]
+    return [d for d in drift if d] + sync_superset_metrics(write, catalogue)
+
+
+def run(write: bool, echo: Callable[[str], None] = print) -> int:
+    """The command: 0 when everything matches the catalogue (or was written), else 1."""
+    try:
+        catalogue = load_catalogue()
+    except CatalogueError as exc:
+        echo(str(exc))
+        return 1
+    drift = sync_all(write, catalogue)
+    if write:
+        remaining = sync_all(False, catalogue)
+        for item in drift:
+            echo(f"regenerated {_relative(item.path)}")
+        for item in remaining:
+            echo(f"cannot fix: {item}")
+        return 1 if remaining else 0
+    for item in drift:
+        echo(f"drift: {item}")
+    if drift:
+        echo("Run `python -m pilotage.kpi_catalogue --write` to regenerate from dbt/kpis.yml.")
+        return 1
+    echo(f"{len(catalogue['kpis'])} KPIs: dbt macros, Superset metrics and docs are up to date.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pilotage.kpi_catalogue", description=__doc__.splitlines()[0]
+    )
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--check", action="store_true", help="exit 1 on drift")
+    mode.add_argument("--write", action="store_true", help="regenerate the derived files")
+    args = parser.parse_args(argv)
+    return run(write=args.write)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
