@@ -39,9 +39,12 @@ from ingestion.extracts import ERP_EXTRACTS, Extract
 from ingestion.sources import (
     LOAD_ID_COLUMN,
     SOURCE_FILE_COLUMN,
+    check_raw_table,
     column_name,
+    current_pipeline,
     empty_quarantine_resource,
     erp_source,
+    raw_column_types,
 )
 
 DATABASE_URL_ENV = "PILOTAGE_ERP_DATABASE_URL"
@@ -91,6 +94,10 @@ def _check_table(table):
             f"ERP database table {table.fullname} lacks declared column(s) {', '.join(missing)} "
             f"(see ingestion/extracts.py, {extract.object_name})"
         )
+    # the raw table in the warehouse takes the declared types (schema contract)
+    check_raw_table(
+        extract, raw_column_types(current_pipeline(), extract.table), source=f"db:{table.name}"
+    )
     return table
 
 

@@ -12,6 +12,7 @@ Salesforce API names, ERP documents use the ERP export's snake_case names.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,14 @@ OPPORTUNITY_STAGES = (
 )
 
 
+_ID_NAME = re.compile(r"(?:[a-z0-9]Id|_id)$")
+
+
+def is_id_name(name: str) -> bool:
+    """Whether a column name says it holds an id: ``Id``, ``OwnerId``, ``customer_id``."""
+    return name in ("Id", "id") or bool(_ID_NAME.search(name))
+
+
 @dataclass(frozen=True)
 class Extract:
     """One extracted object: where its files land and how its rows are typed."""
@@ -44,6 +53,60 @@ class Extract:
     # Text columns with a closed set of values: any other value is a bad row (quarantined, or an
     # error under ``on_bad_row: fail``; ingestion/README.md, "Bad input").
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Text columns that reference another object or system although their name does not say so
+    # (not ``...Id`` / ``..._id``): lookups such as ``Opportunity__c``, join keys such as
+    # ``AccountNumber``. Key columns, like the primary key, cursor and ``...Id`` columns.
+    references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [
+            n for n in (self.primary_key, self.cursor, *self.references) if n not in self.columns
+        ]
+        if unknown:
+            raise ValueError(f"{self.object_name}: undeclared column(s) {', '.join(unknown)}")
+
+    # Schema contract (ingestion/README.md, "Schema contracts"): key and money columns are frozen
+    # in raw, descriptive columns may evolve. Derived from the declaration, not hand lists.
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """Primary key, cursor, foreign ids (``...Id``, ``..._id``) and declared references."""
+        return tuple(
+            name
+            for name in self.columns
+            if name in (self.primary_key, self.cursor)
+            or name in self.references
+            or is_id_name(name)
+        )
+
+    @property
+    def money_columns(self) -> tuple[str, ...]:
+        """Money and quantity columns: every decimal column (``MONEY``, ``QTY``)."""
+        return tuple(
+            name
+            for name, data_type in self.columns.items()
+            if pa.types.is_decimal(data_type) and name not in self.key_columns
+        )
+
+    @property
+    def frozen_columns(self) -> tuple[str, ...]:
+        """Key and money columns, in declaration order: their raw type never changes."""
+        frozen = set(self.key_columns) | set(self.money_columns)
+        return tuple(name for name in self.columns if name in frozen)
+
+    @property
+    def descriptive_columns(self) -> tuple[str, ...]:
+        """Every other declared column (names, statuses, dates, flags, ratios, counts)."""
+        frozen = set(self.frozen_columns)
+        return tuple(name for name in self.columns if name not in frozen)
+
+    def column_class(self, name: str) -> str:
+        """``key``, ``money`` or ``descriptive`` (an undeclared extra column is descriptive)."""
+        if name in self.key_columns:
+            return "key"
+        if name in self.money_columns:
+            return "money"
+        return "descriptive"
 
     def folder(self, landing_dir: Path) -> Path:
         return Path(landing_dir) / self.system / self.object_name
@@ -111,6 +174,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "CreatedDate": TS,
             "LastModifiedDate": TS,
         },
+        references=("AccountNumber",),
     ),
     Extract(
         "crm",
@@ -214,6 +278,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "CreatedDate": TS,
             "LastModifiedDate": TS,
         },
+        references=("Opportunity__c",),
     ),
     Extract(
         "crm",
@@ -254,6 +319,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "CreatedDate": TS,
             "LastModifiedDate": TS,
         },
+        references=("Opportunity__c",),
     ),
     Extract(
         "crm",
@@ -290,6 +356,7 @@ ERP_EXTRACTS: tuple[Extract, ...] = (
             "created_at": TS,
             "updated_at": TS,
         },
+        references=("crm_account_number",),
     ),
     Extract(
         "erp",
@@ -325,6 +392,7 @@ ERP_EXTRACTS: tuple[Extract, ...] = (
             "currency": pa.string(),
             "updated_at": TS,
         },
+        references=("salesperson_email",),
     ),
     Extract(
         "erp",
@@ -362,6 +430,7 @@ ERP_EXTRACTS: tuple[Extract, ...] = (
             "updated_at": TS,
         },
         enums={"move_type": ("out_invoice", "out_refund"), "state": ("posted", "cancel")},
+        references=("salesperson_email",),
     ),
     Extract(
         "erp",

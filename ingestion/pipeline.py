@@ -11,7 +11,7 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.erp_database import erp_source_from_env
-from ingestion.sources import SOURCES, ExtractFileError
+from ingestion.sources import SOURCES, ExtractFileError, check_no_variant_columns
 
 if TYPE_CHECKING:
     from pilotage.settings import Settings
@@ -57,7 +57,9 @@ def _extract_file_error(exc: BaseException) -> ExtractFileError | None:
 def load(system: str, settings: Settings, *, progress: str | None = "log") -> LoadInfo:
     """Load every extract file of ``system`` from the landing folder into the warehouse.
 
-    A file that does not match its declaration raises ``ExtractFileError`` (file, line, column).
+    A file that does not match its declaration raises ``ExtractFileError`` (file, line, column);
+    a raw column of another type than declared, or a dlt variant column in the raw schemas after
+    the load, raises ``SchemaContractError`` (ingestion/README.md, "Schema contracts").
     """
     pipeline = make_pipeline(
         system, settings.warehouse_path, settings.dlt_pipelines_dir, progress=progress
@@ -70,4 +72,5 @@ def load(system: str, settings: Settings, *, progress: str | None = "log") -> Lo
             raise ExtractFileError(str(bad_file)) from exc
         raise
     info.raise_on_failed_jobs()
+    check_no_variant_columns(settings.warehouse_path)  # variant columns never reach dbt
     return info

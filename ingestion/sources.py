@@ -11,6 +11,10 @@ cursor, wrong number of fields, conflicting duplicate) is left out and listed by
 ``quarantine`` resource in ``raw_<system>.quarantine`` (``ingestion.quarantine``), or, under
 ``on_bad_row: fail``, raises like a bad file: no row is dropped silently.
 
+Schema contracts (ingestion/README.md, "Schema contracts"): before loading, each resource checks
+the raw table in the warehouse against the declared types (``SchemaContractError`` naming table,
+column, both types and the way out); ``variant_columns`` lists dlt variant columns in ``raw_*``.
+
 Files are CSV, JSON Lines or Parquet (``<Object>_<drop>.csv|.jsonl|.parquet``); delimiter, decimal
 mark and encoding of each system's files are declared in the landing configuration
 (``ingestion.formats``, ``ingestion/landing.yaml``), by default UTF-8 comma CSV with ``.``
@@ -61,10 +65,12 @@ from ingestion.quarantine import (
 __all__ = [
     "BadRow",
     "ExtractFileError",
+    "SchemaContractError",
     "column_name",
     "crm_source",
     "erp_source",
     "read_extract_file",
+    "variant_columns",
 ]
 
 SOURCE_FILE_COLUMN = "_source_file"
@@ -708,6 +714,140 @@ def read_extract_file(
 
 
 # ---------------------------------------------------------------------------------------------
+# Schema contracts (ingestion/README.md, "Schema contracts"): the declared type of a column is the
+# type of its raw column, checked against the warehouse before anything is loaded; dlt's variant
+# columns (``amount__v_text``) never reach the raw tables.
+
+VARIANT_MARK = "__v_"  # dlt names a variant column <column>__v_<type>
+
+
+class SchemaContractError(ExtractFileError):
+    """A raw table that does not match the declaration in ``ingestion.extracts`` (a column of
+    another type, a dlt variant column): the load stops before anything is written."""
+
+
+def warehouse_type(data_type: pa.DataType) -> str:
+    """The DuckDB type (as ``information_schema.columns`` spells it) of a declared arrow type."""
+    if pa.types.is_decimal(data_type):
+        return f"DECIMAL({data_type.precision},{data_type.scale})"
+    if pa.types.is_timestamp(data_type):
+        return "TIMESTAMP WITH TIME ZONE" if data_type.tz else "TIMESTAMP"
+    for check, name in (
+        (pa.types.is_string, "VARCHAR"),
+        (pa.types.is_large_string, "VARCHAR"),
+        (pa.types.is_boolean, "BOOLEAN"),
+        (pa.types.is_date, "DATE"),
+        (pa.types.is_floating, "DOUBLE"),
+        (pa.types.is_integer, "BIGINT"),
+    ):
+        if check(data_type):
+            return name
+    return str(data_type).upper()
+
+
+def raw_column_types(pipeline, table: str) -> dict[str, str]:
+    """Column -> DuckDB type of ``<dataset>.<table>`` in the pipeline's warehouse (empty when the
+    table does not exist yet, or the destination is not DuckDB)."""
+    if pipeline is None or pipeline.destination.destination_name != "duckdb":
+        return {}
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ?",
+            pipeline.dataset_name,
+            table,
+        )
+    return {name: data_type for name, data_type in rows or []}
+
+
+def current_pipeline():
+    """The dlt pipeline running this extraction, or None (a resource iterated by hand)."""
+    try:
+        return dlt.current.pipeline()
+    except Exception:  # noqa: BLE001 - no active pipeline (a resource iterated by hand)
+        return None
+
+
+def _sample(table: pa.Table | None, column: str, source: str) -> str:
+    """``; values read from <source>: 'a', 'b'`` (at most 5 distinct), or nothing."""
+    if table is None or column not in table.column_names:
+        return f"; reading {source}" if source else ""
+    values = pc.unique(table.column(column).drop_null()).to_pylist()[:5]
+    shown = ", ".join(repr(str(v)) for v in values) if values else "(all empty)"
+    return f"; values read from {source or 'the source'}: {shown}"
+
+
+def check_raw_table(
+    extract: Extract,
+    existing: dict[str, str],
+    table: pa.Table | None = None,
+    source: str = "",
+) -> None:
+    """Raise ``SchemaContractError`` if the raw table's columns (``existing``: column -> DuckDB
+    type) do not take the declared types, or hold a dlt variant column. ``table``: rows about to
+    be loaded (their values are shown), read from ``source``."""
+    raw = f"raw_{extract.system}.{extract.table}"
+    variants = sorted(name for name in existing if VARIANT_MARK in name)
+    if variants:
+        raise SchemaContractError(
+            f"{raw} holds dlt variant column(s) {', '.join(variants)}: values of another type "
+            "than declared were loaded by an earlier run and must not reach dbt. Move them into "
+            f"the declared column or drop them (alter table {raw} drop column {variants[0]}), "
+            "then load again"
+        )
+    for name, data_type in extract.columns.items():
+        column = column_name(name)
+        have, want = existing.get(column), warehouse_type(data_type)
+        if have is None or have == want:
+            continue
+        kind = extract.column_class(name)
+        if kind == "descriptive" and have.startswith("DECIMAL"):
+            kind = "money"  # a decimal in raw was a money or quantity column before the change
+        frozen = (
+            f"a {kind} column is frozen in raw"
+            if kind != "descriptive"
+            else "declared column types are frozen in raw (descriptive columns evolve by new "
+            "columns, not new types)"
+        )
+        raise SchemaContractError(
+            f"{raw}.{column} is {have} in the warehouse, but {_where(extract)}.{name} is now "
+            f"declared {want} (ingestion/extracts.py){_sample(table, column, source)}: {frozen}. "
+            f"Revert the declaration, or migrate the raw table (alter table {raw} alter column "
+            f"{column} type {want}), or drop it (drop table {raw}) and the pipeline state "
+            f"(pilotage_{extract.system} in the dlt pipelines folder) to reload every file"
+        )
+
+
+def variant_columns(warehouse_path: Path) -> list[str]:
+    """Every dlt variant column (``<column>__v_<type>``) of the ``raw_*`` schemas of a DuckDB
+    warehouse, as ``schema.table.column``: values that did not fit their declared column. There
+    must be none (``ingestion.pipeline.load`` raises ``SchemaContractError`` otherwise)."""
+    import duckdb
+
+    if not Path(warehouse_path).exists():
+        return []
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where starts_with(table_schema, 'raw_') and contains(column_name, ?) "
+            "order by all",
+            [VARIANT_MARK],
+        ).fetchall()
+    return [".".join(row) for row in rows]
+
+
+def check_no_variant_columns(warehouse_path: Path) -> None:
+    """Raise ``SchemaContractError`` naming every variant column of the raw schemas."""
+    found = variant_columns(warehouse_path)
+    if found:
+        raise SchemaContractError(
+            f"dlt variant column(s) in the raw tables of {warehouse_path}: {', '.join(found)}: "
+            "values of another type than declared must not reach dbt. Fix the declaration or "
+            "the source, move the values into the declared column or drop the variant columns"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
 # dlt resources and sources.
 
 
@@ -738,9 +878,15 @@ def extract_resource(
         fmt = load_landing_config(landing_config).format_of(extract.system, extract.object_name)
         # arrow tables get no _dlt_load_id from dlt by default: add it, as for JSON rows
         load_id = dlt.current.load_package_state()["load_id"]
-        for path in extract_files(extract, landing_dir, fmt):
+        # the raw table as it is in the warehouse: its declared columns keep their types
+        existing = raw_column_types(current_pipeline(), extract.table)
+        files = extract_files(extract, landing_dir, fmt)
+        if not files:
+            check_raw_table(extract, existing)
+        for path in files:
             bad = [] if fmt.on_bad_row == "quarantine" else None
             table = read_extract_file(extract, path, fmt, bad_rows=bad)
+            check_raw_table(extract, existing, table, path.name)
             if found is not None and bad is not None:
                 found[_file_key(path)] = bad
             if bad:
