@@ -75,6 +75,24 @@ def run_full_refresh(settings: Settings):
     )
 
 
+@pytest.fixture(autouse=True)
+def _loader_env(monkeypatch):
+    """Loads in tests: no dlt telemetry, the committed landing config, the file-based ERP."""
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    monkeypatch.delenv("PILOTAGE_LANDING_CONFIG", raising=False)
+    monkeypatch.delenv("PILOTAGE_ERP_DATABASE_URL", raising=False)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """A landing folder of small demo extracts (seed 42, scale 0.1, as of 2026-11-15)."""
+    from ingestion.demo.generator import generate
+
+    path = tmp_path_factory.mktemp("demo")
+    generate(path, seed=SEED, scale=SCALE, as_of=AS_OF)
+    return path
+
+
 @pytest.fixture(scope="session")
 def demo_pipeline(tmp_path_factory) -> Iterator[tuple[Settings, object]]:
     """Demo extracts (seed 42, scale 0.1, as of 2026-11-15) taken through the whole pipeline."""

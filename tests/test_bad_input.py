@@ -20,7 +20,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.demo.generator import generate
 from ingestion.formats import CONFIG_ENV, LandingConfig, LandingConfigError, load_landing_config
 from ingestion.pipeline import make_pipeline
 from ingestion.quarantine import list_quarantine, quarantine_counts
@@ -29,20 +28,6 @@ from ingestion.sources import ExtractFileError, crm_source, erp_source
 AS_OF = dt.date(2026, 11, 15)
 DROP = "20261115"
 SOURCES = {"crm": crm_source, "erp": erp_source}
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch):
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    monkeypatch.delenv(CONFIG_ENV, raising=False)
-    monkeypatch.delenv("PILOTAGE_ERP_DATABASE_URL", raising=False)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo")
-    generate(path, seed=42, scale=0.1, as_of=AS_OF)
-    return path
 
 
 def _rows(demo: Path, system: str, obj: str) -> list[dict[str, str]]:

@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.demo.generator import generate
 from ingestion.formats import CONFIG_ENV, LandingConfig, LandingConfigError, load_landing_config
 from ingestion.pipeline import load
 from ingestion.sources import ExtractFileError
@@ -34,20 +33,6 @@ FRENCH = "crm:\n  delimiter: ';'\n  decimal: ','\n  encoding: cp1252\n"
 # tests/test_bad_input.py); the tests of error messages below set it.
 STRICT = "crm:\n  on_bad_row: fail\nerp:\n  on_bad_row: fail\n"
 FRENCH_STRICT = FRENCH + "  on_bad_row: fail\n"
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch):
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    monkeypatch.delenv(CONFIG_ENV, raising=False)
-    monkeypatch.delenv("PILOTAGE_ERP_DATABASE_URL", raising=False)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo")
-    generate(path, seed=42, scale=0.1, as_of=AS_OF)
-    return path
 
 
 def _rows(demo: Path, system: str, obj: str) -> list[dict[str, str]]:

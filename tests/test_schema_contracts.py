@@ -24,7 +24,6 @@ import pytest
 
 import ingestion.sources as sources
 from ingestion.demo.erp_database import populate_erp_database
-from ingestion.demo.generator import generate
 from ingestion.erp_database import erp_database_source
 from ingestion.extracts import ALL_EXTRACTS, MONEY, QTY, extracts_of
 from ingestion.formats import CONFIG_ENV
@@ -40,20 +39,6 @@ from pilotage.settings import Settings
 
 AS_OF = dt.date(2026, 11, 15)
 DROP = "20261115"
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch):
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    monkeypatch.delenv(CONFIG_ENV, raising=False)
-    monkeypatch.delenv("PILOTAGE_ERP_DATABASE_URL", raising=False)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo")
-    generate(path, seed=42, scale=0.1, as_of=AS_OF)
-    return path
 
 
 def _rows(demo: Path, obj: str, count: int = 30) -> list[dict[str, str]]:
