@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from ingestion.extracts import ALL_EXTRACTS
+from ingestion.sources import warehouse_type
 
 from .pipeline_helpers import DBT_DIR, PROJECT_ROOT, run_dbt
 
@@ -33,22 +33,6 @@ MART_MODELS = {
 }
 
 
-def _sql_type(arrow_type: pa.DataType) -> str:
-    if pa.types.is_decimal(arrow_type):
-        return f"decimal({arrow_type.precision}, {arrow_type.scale})"
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamp with time zone"
-    if pa.types.is_date(arrow_type):
-        return "date"
-    if pa.types.is_boolean(arrow_type):
-        return "boolean"
-    if pa.types.is_integer(arrow_type):
-        return "bigint"
-    if pa.types.is_floating(arrow_type):
-        return "double"
-    return "varchar"
-
-
 def create_empty_raw_tables(warehouse: Path) -> None:
     """raw_crm / raw_erp tables as dlt creates them (snake_case names, typed), with no rows."""
     from dlt.common.normalizers.naming.snake_case import NamingConvention
@@ -60,7 +44,7 @@ def create_empty_raw_tables(warehouse: Path) -> None:
             schema = f"raw_{extract.system}"
             con.execute(f"create schema if not exists {schema}")
             columns = [
-                f"{naming.normalize_identifier(name)} {_sql_type(arrow_type)}"
+                f"{naming.normalize_identifier(name)} {warehouse_type(arrow_type)}"
                 for name, arrow_type in extract.columns.items()
             ]
             columns.append("_source_file varchar")
