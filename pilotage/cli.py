@@ -19,7 +19,6 @@ from pathlib import Path
 import click
 
 from pilotage.settings import (
-    DBT_PROJECT_DIR,
     PROJECT_ROOT,
     SERVED_SCHEMAS,
     Settings,
@@ -220,14 +219,14 @@ def dbt_parse(quiet: bool) -> None:
 
 
 def _prepare_dbt(quiet: bool = False) -> None:
-    """A fresh manifest, always: a stale one misses new models and the run fails with KeyError."""
+    from pilotage.dbt import DbtError, parse_project
+
     if not quiet:
         _step("parsing the dbt project")
-    cmd = [sys.executable, "-m", "dbt.cli.main", "parse", "--quiet"]
-    cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode:
-        _fail(f"dbt parse failed:\n{done.stdout}{done.stderr}")
+    try:
+        parse_project()
+    except DbtError as exc:
+        _fail(str(exc))
 
 
 def _prepare_dagster_home() -> Path:

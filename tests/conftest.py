@@ -10,14 +10,12 @@ import contextlib
 import datetime as dt
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pilotage.settings import DBT_PROJECT_DIR, Settings
+from pilotage.settings import Settings
 
 AS_OF = dt.date(2026, 11, 15)
 SEED = 42
@@ -57,10 +55,9 @@ def pilotage_env(data_dir: Path, as_of: dt.date = AS_OF) -> Iterator[Settings]:
 
 def parse_dbt_project() -> None:
     """Dagster reads dbt/target/manifest.json: parse first, a stale manifest misses models."""
-    cmd = [sys.executable, "-m", "dbt.cli.main", "parse", "--quiet"]
-    cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    assert done.returncode == 0, f"dbt parse failed:\n{done.stdout}{done.stderr}"
+    from pilotage.dbt import parse_project
+
+    parse_project()
 
 
 def run_full_refresh(settings: Settings):

@@ -8,11 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DBT_DIR = PROJECT_ROOT / "dbt"
+from pilotage import dbt
 
 
 def generate_and_load(tmp_dir: Path, seed: int, scale: float, as_of: dt.date) -> Path:
@@ -51,22 +49,11 @@ def run_dbt(
         env.pop("PILOTAGE_AS_OF", None)
     env.pop("PILOTAGE_DBT_TARGET", None)
     env.update(extra_env or {})
-    cmd = [*command, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
-    cmd += ["--target-path", str(target_path)]
     env["DBT_LOG_PATH"] = str(log_path or Path(target_path) / "logs")
-    done = subprocess.run(
-        [sys.executable, "-m", "dbt.cli.main", *cmd],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise AssertionError(
-            f"`dbt {' '.join(cmd)}` failed (exit {done.returncode}):\n{done.stdout[-8000:]}\n"
-            f"{done.stderr[-4000:]}"
-        )
-    return done
+    try:
+        return dbt.run_dbt([*command, "--target-path", str(target_path)], env=env)
+    except dbt.DbtError as exc:
+        raise AssertionError(str(exc)) from exc
 
 
 def build_demo_warehouse(tmp_dir: Path, seed: int, scale: float, as_of: dt.date) -> Path:

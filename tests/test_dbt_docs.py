@@ -11,7 +11,8 @@ import re
 import pytest
 import yaml
 
-from tests.pipeline_helpers import PROJECT_ROOT, generate_and_load, run_dbt
+from pilotage.settings import PROJECT_ROOT
+from tests.pipeline_helpers import generate_and_load, run_dbt
 
 AS_OF = dt.date(2026, 11, 15)
 SUPERSET_ASSETS = PROJECT_ROOT / "superset" / "assets"

@@ -18,8 +18,10 @@ import pytest
 
 from ingestion.extracts import ALL_EXTRACTS
 from ingestion.sources import warehouse_type
+from pilotage.settings import DBT_PROJECT_DIR as DBT_DIR
+from pilotage.settings import PROJECT_ROOT
 
-from .pipeline_helpers import DBT_DIR, PROJECT_ROOT, run_dbt
+from .pipeline_helpers import run_dbt
 
 MART_MODELS = {
     "dim_date",

@@ -24,8 +24,10 @@ import pytest
 import yaml
 
 from pilotage import kpi_catalogue as kc
+from pilotage.settings import DBT_PROJECT_DIR as DBT_DIR
+from pilotage.settings import PROJECT_ROOT
 
-from .pipeline_helpers import DBT_DIR, PROJECT_ROOT, run_dbt
+from .pipeline_helpers import run_dbt
 
 MART_SQL = DBT_DIR / "models" / "marts" / "kpi_rep_month.sql"
 MART_YAML = DBT_DIR / "models" / "marts" / "_sales__models.yml"
