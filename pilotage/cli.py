@@ -269,7 +269,7 @@ def _refresh(settings: Settings) -> None:
     started = time.monotonic()
     defs = build_definitions(settings)
     with DagsterInstance.get() as instance:
-        result = defs.get_job_def("full_refresh").execute_in_process(
+        result = defs.resolve_job_def("full_refresh").execute_in_process(
             instance=instance,
             raise_on_error=False,
             # Step progress, not Dagster's debug event stream (the full log is in the UI).
@@ -292,7 +292,7 @@ def _refresh(settings: Settings) -> None:
 @AS_OF
 @DATA_DIR
 def check(as_of: str | None, data_dir: str | None) -> None:
-    """Run the Great Expectations suites on the warehouse's marts and report."""
+    """Run the Great Expectations suites and the mart-vs-facts reconciliation, and report."""
     settings = _apply_options(as_of, data_dir)
     if not _checks_pass(settings):
         sys.exit(1)
@@ -301,11 +301,18 @@ def check(as_of: str | None, data_dir: str | None) -> None:
 def _checks_pass(settings: Settings) -> bool:
     from pilotage.quality import validate_all
 
+    if not settings.warehouse_path.exists():
+        _fail(f"No warehouse at {settings.warehouse_path}: run `pilotage refresh` first.")
     _step(f"quality checks on {settings.warehouse_path}")
+    from pilotage.reconciliation import mart_vs_facts
+
     results = validate_all(settings.warehouse_path, settings.as_of)
     for result in results:
         click.secho(result.summary(), fg="green" if result.success else "red")
-    return all(r.success for r in results)
+    # The same blocking reconciliation Dagster runs before publishing (the CRM-vs-ERP one warns).
+    reconciled = mart_vs_facts(settings.warehouse_path)
+    click.secho(reconciled.summary, fg="green" if reconciled.passed else "red")
+    return reconciled.passed and all(r.success for r in results)
 
 
 @main.command()

@@ -67,7 +67,7 @@ def run_full_refresh(settings: Settings):
     from dagster_project.definitions import build_definitions
 
     defs = build_definitions(settings)
-    return defs.get_job_def("full_refresh").execute_in_process(
+    return defs.resolve_job_def("full_refresh").execute_in_process(
         instance=DagsterInstance.ephemeral(), raise_on_error=False
     )
 

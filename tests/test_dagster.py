@@ -32,8 +32,8 @@ def test_definitions_load_and_lineage_runs_from_dlt_to_the_serving_file(demo_pip
     blocking = {k for k in graph.asset_check_keys if graph.get_check_spec(k).blocking}
     for table in ("fct_activities", "fct_revenue", "kpi_rep_month"):
         assert AssetCheckKey(AssetKey(["marts", table]), "great_expectations") in blocking
-    assert defs.get_schedule_def("working_hours_refresh")
-    assert defs.get_sensor_def("landing_files_sensor")
+    assert defs.resolve_schedule_def("working_hours_refresh")
+    assert defs.resolve_sensor_def("landing_files_sensor")
 
 
 def test_full_refresh_materializes_every_asset_and_passes_every_check(demo_pipeline):
@@ -101,7 +101,7 @@ def test_landing_sensor_requests_a_refresh_only_for_new_or_changed_files(copy_of
     from dagster_project.definitions import build_definitions
 
     with pilotage_env(copy_of_demo_data) as settings:
-        sensor = build_definitions(settings).get_sensor_def("landing_files_sensor")
+        sensor = build_definitions(settings).resolve_sensor_def("landing_files_sensor")
         with DagsterInstance.ephemeral() as instance:
             first = sensor.evaluate_tick(build_sensor_context(instance=instance))
             assert len(first.run_requests) == 1, "never refreshed: every file is new"
