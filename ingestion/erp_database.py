@@ -4,13 +4,14 @@
 tables of ``ingestion.extracts.ERP_EXTRACTS`` (customers, products, sales_orders,
 sales_order_lines, invoices, invoice_lines), shaped exactly like the file source ``erp_source``:
 the same dlt source name (``erp``), resource and table names, columns, types, primary keys,
-merge (``delete-insert``, newest row by ``updated_at`` wins), frozen data types, and the same
+merge on (primary key, ``updated_at``: every version once), frozen data types, and the same
 lineage columns (``_source_file`` = ``db:<table>``, ``_dlt_load_id``). The raw_erp tables and the
 dbt models downstream do not know which of the two loaded them.
 
 - Incremental on ``updated_at``: the query asks only for rows at or after the newest cursor value
   already loaded (dlt drops the boundary rows it has already seen), so a rerun on an unchanged
-  database loads nothing and an updated row (its ``updated_at`` moved forward) is merged in place.
+  database loads nothing and an updated row (its ``updated_at`` moved forward) lands as a new
+  version (dbt staging reads the latest).
 - Chunked: rows are streamed from the database ``chunk_size`` at a time and each chunk becomes one
   arrow table (``backend="pyarrow"``).
 - Types come from the declaration, not from what the database reflects: decimals stay decimals
@@ -45,6 +46,7 @@ from ingestion.sources import (
     empty_quarantine_resource,
     erp_source,
     raw_column_types,
+    version_key,
 )
 
 DATABASE_URL_ENV = "PILOTAGE_ERP_DATABASE_URL"
@@ -69,8 +71,6 @@ def declared_columns(extract: Extract) -> dict:
         if pa.types.is_timestamp(field.type):
             # explicit: a zone-less timestamp reflected from the database must not win
             columns[field.name]["timezone"] = field.type.tz is not None
-    # two versions of a row in one load: the newest by the cursor wins (as for files)
-    columns[column_name(extract.cursor)]["dedup_sort"] = "desc"
     return columns
 
 
@@ -94,6 +94,12 @@ def _check_table(table):
             f"ERP database table {table.fullname} lacks declared column(s) {', '.join(missing)} "
             f"(see ingestion/extracts.py, {extract.object_name})"
         )
+    # every version once, as for files: the primary key dlt reads from the reflected table
+    # (when the pipeline runs) is the record id and updated_at, not the database's own key
+    key = version_key(extract)
+    for name in key:
+        table.c[name].primary_key = True
+    table.append_constraint(sa.PrimaryKeyConstraint(*key))
     # the raw table in the warehouse takes the declared types (schema contract)
     check_raw_table(
         extract, raw_column_types(current_pipeline(), extract.table), source=f"db:{table.name}"
@@ -142,7 +148,8 @@ def erp_database_source(
     for extract in ERP_EXTRACTS:
         resource = database.resources[extract.table]
         resource.apply_hints(
-            primary_key=column_name(extract.primary_key),
+            # every version once, as for files: a row whose updated_at moved is a new version
+            primary_key=version_key(extract),
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
             columns=declared_columns(extract),
             incremental=dlt.sources.incremental(column_name(extract.cursor)),

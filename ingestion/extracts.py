@@ -31,6 +31,8 @@ OPPORTUNITY_STAGES = (
     "Closed Lost",
 )
 
+TARGET_METRICS = ("revenue", "gross_margin", "calls", "meetings", "new_opportunities")
+
 
 _ID_NAME = re.compile(r"(?:[a-z0-9]Id|_id)$")
 
@@ -329,14 +331,23 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
         "LastModifiedDate",
         {
             "Id": pa.string(),
-            "OwnerId": pa.string(),  # the rep the target is for
-            "Metric__c": pa.string(),  # "revenue", "gross_margin", "meetings", "calls"
-            "Period_Start__c": pa.date32(),  # first day of the month
+            "OwnerId": pa.string(),  # the rep; for a team target, the team's manager
+            "Target_Level__c": pa.string(),  # "rep" or "team"
+            "Team__c": pa.string(),  # UserRole id of the team (team targets; empty for a rep's)
+            "Period_Type__c": pa.string(),  # "month" or "quarter"
+            "Metric__c": pa.string(),  # TARGET_METRICS
+            "Period_Start__c": pa.date32(),  # first day of the month or quarter
             "Target_Value__c": MONEY,
             "IsDeleted": pa.bool_(),
             "CreatedDate": TS,
             "LastModifiedDate": TS,
         },
+        enums={
+            "Target_Level__c": ("rep", "team"),
+            "Period_Type__c": ("month", "quarter"),
+            "Metric__c": TARGET_METRICS,
+        },
+        references=("Team__c",),
     ),
 )
 

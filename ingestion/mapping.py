@@ -761,17 +761,19 @@ def convert_export(
                         f"required on every row"
                     )
             out = [values.get(name, "") for name in extract.columns]
+            # one row per version of a record: the same id with another cursor is a new version
             pk = values[extract.primary_key]
-            if pk in seen:
-                first_path, first_line, first_out = seen[pk]
+            version = (pk, values[extract.cursor])
+            if version in seen:
+                first_path, first_line, first_out = seen[version]
                 if obj.distinct and first_out == out:
                     continue
                 raise ExportError(
-                    f"{path} line {line}: {obj_name}.{extract.primary_key} {pk!r} again (first at "
-                    f"{first_path} line {first_line})"
-                    + ("" if not obj.distinct else " with different values")
+                    f"{path} line {line}: {obj_name}.{extract.primary_key} {pk!r} with "
+                    f"{extract.cursor} {version[1]!r} again (first at {first_path} line "
+                    f"{first_line})" + ("" if not obj.distinct else " with different values")
                 )
-            seen[pk] = (path, line, out)
+            seen[version] = (path, line, out)
             rows.append(out)
         outputs[obj_name] = rows
 

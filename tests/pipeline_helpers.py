@@ -17,15 +17,21 @@ def generate_and_load(tmp_dir: Path, seed: int, scale: float, as_of: dt.date) ->
     """Generate demo extracts into ``tmp_dir/landing`` and load them with the dlt pipelines into
     ``tmp_dir/warehouse.duckdb`` (schemas raw_crm and raw_erp). Returns the warehouse path."""
     from ingestion.demo.generator import generate
+
+    landing = Path(tmp_dir) / "landing"
+    generate(landing, seed=seed, scale=scale, as_of=as_of)
+    return load_landing(tmp_dir, landing)
+
+
+def load_landing(tmp_dir: Path, landing: Path) -> Path:
+    """Load the extract files under ``landing`` with the dlt pipelines (state in
+    ``tmp_dir/dlt``) into ``tmp_dir/warehouse.duckdb``; returns the warehouse path."""
     from ingestion.pipeline import make_pipeline
     from ingestion.sources import crm_source, erp_source
 
-    tmp_dir = Path(tmp_dir)
-    landing = tmp_dir / "landing"
-    warehouse = tmp_dir / "warehouse.duckdb"
-    generate(landing, seed=seed, scale=scale, as_of=as_of)
+    warehouse = Path(tmp_dir) / "warehouse.duckdb"
     for system, source_fn in (("crm", crm_source), ("erp", erp_source)):
-        pipeline = make_pipeline(system, warehouse, tmp_dir / "dlt")
+        pipeline = make_pipeline(system, warehouse, Path(tmp_dir) / "dlt")
         pipeline.run(source_fn(landing)).raise_on_failed_jobs()
     return warehouse
 

@@ -184,10 +184,13 @@ def test_duplicate_keys_in_one_file(tmp_path, demo):
     path = _write(_path(tmp_path, "crm", "Account"), [*rows, newer, conflicting, exact_copy])
     n = len(rows)
     warehouse = _run(tmp_path, "crm")
-    # a newer version wins (dlt's dedup on the cursor); an exact copy is the same row
-    assert _query(warehouse, f"select name from raw_crm.accounts where id = '{rows[1]['Id']}'") == [
-        ("Renamed",)
-    ]
+    # a newer version is one more row (raw keeps every version, the newest first by cursor);
+    # an exact copy is the same row
+    assert _query(
+        warehouse,
+        f"select name from raw_crm.accounts where id = '{rows[1]['Id']}' "
+        "order by last_modified_date desc",
+    ) == [("Renamed",), (rows[1]["Name"],)]
     assert _query(
         warehouse, f"select count(*) from raw_crm.accounts where id = '{rows[3]['Id']}'"
     ) == [(1,)]

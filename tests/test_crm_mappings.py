@@ -293,6 +293,38 @@ def test_unknown_owner_in_a_lookup(tmp_path):
         convert_export(MAPPINGS_DIR / "pipedrive.yaml", export, tmp_path / "landing", DROP)
 
 
+def _add_deal_version(export: Path, amount: str, modified: str) -> None:
+    """Append another row for the first deal with a new amount and Last Modified Date."""
+    path = export / "deals.csv"
+    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    header, first = rows[0], list(rows[1])
+    first[header.index("Amount")] = amount
+    first[header.index("Last Modified Date")] = modified
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([*rows, first])
+
+
+def test_a_record_may_come_in_several_versions_but_a_version_once(tmp_path):
+    first = read_fixture("hubspot", "deals.csv")[0]
+    # a later version of the same deal: both versions are written (raw keeps every version)
+    export = copy_export("hubspot", tmp_path / "versions")
+    _add_deal_version(export, "30000", "2026-02-11 08:00")
+    landing = tmp_path / "landing"
+    convert_export(MAPPINGS_DIR / "hubspot.yaml", export, landing, DROP)
+    path = landing / "crm" / "Opportunity" / f"Opportunity_{DROP}.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        deal = [r for r in csv.DictReader(handle) if r["Id"].endswith(first["Record ID"])]
+    assert sorted((r["Amount"], r["LastModifiedDate"]) for r in deal) == [
+        ("24000.00", "2026-01-28T16:05:00.000Z"),
+        ("30000.00", "2026-02-11T07:00:00.000Z"),
+    ]
+    # the same deal and Last Modified Date twice with other values: no version can be told
+    export = copy_export("hubspot", tmp_path / "conflict")
+    _add_deal_version(export, "30000", first["Last Modified Date"])
+    with pytest.raises(ExportError, match=r"deals.csv line \d+: Opportunity.Id '.*9001' with "):
+        convert_export(MAPPINGS_DIR / "hubspot.yaml", export, tmp_path / "landing2", DROP)
+
+
 def test_missing_required_column_is_named(tmp_path):
     export = copy_export("hubspot", tmp_path)
     path = export / "deals.csv"

@@ -90,7 +90,9 @@ def test_a_failing_check_stops_the_publish_and_the_previous_file_keeps_serving(
         con = duckdb.connect(str(settings.warehouse_path), read_only=True)
         try:
             quantity = con.execute(
-                "select quantity from raw_erp.invoice_lines where invoice_line_id = ?", [line_id]
+                "select quantity from raw_erp.invoice_lines where invoice_line_id = ?"
+                " order by updated_at desc",  # raw keeps every version: the newest is the bad one
+                [line_id],
             ).fetchone()[0]
         finally:
             con.close()

@@ -4,7 +4,8 @@ The demo ERP extracts (seed 42, scale 0.1) are written into a SQL database by
 ``ingestion.demo.erp_database.populate_erp_database`` and loaded by the dlt ``sql_database`` source
 into a scratch DuckDB warehouse: the row counts are those of the extract files, the raw_erp columns
 and types those of a file-based load of the same extracts (and so are the rows); a rerun loads
-nothing, and an updated invoice line (later ``updated_at``) is merged in place.
+nothing, and an updated invoice line (later ``updated_at``) lands as a new version beside the
+old one (raw keeps every version; dbt staging reads the latest).
 
 Runs on SQLite (the embedded default) and on the real PostgreSQL at PILOTAGE_PG_HOST (default
 127.0.0.1:5432, user postgres) in a scratch database dropped afterwards. Without that server the
@@ -150,7 +151,7 @@ def test_erp_database_loads_like_the_files(demo, database_url, tmp_path):
     assert _counts(warehouse) == csv_rows
     assert _load_ids(warehouse) == first_loads
 
-    # one invoice line updated in the ERP: merged in place, nothing added
+    # one invoice line updated in the ERP: a new version of it, nothing else
     lines = erp_metadata().tables["invoice_lines"]
     engine = sa.create_engine(database_url)
     try:
@@ -168,16 +169,17 @@ def test_erp_database_loads_like_the_files(demo, database_url, tmp_path):
     finally:
         engine.dispose()
     pipeline.run(erp_database_source(database_url)).raise_on_failed_jobs()
-    assert _counts(warehouse) == csv_rows
-    row = _query(
+    assert _counts(warehouse) == {**csv_rows, "invoice_lines": csv_rows["invoice_lines"] + 1}
+    rows = _query(
         warehouse,
         "select net_amount, updated_at, _dlt_load_id from raw_erp.invoice_lines "
-        f"where invoice_line_id = '{line_id}'",
+        f"where invoice_line_id = '{line_id}' order by updated_at desc",
     )
-    assert len(row) == 1
-    net_amount, updated_at, load_id = row[0]
+    assert len(rows) == 2
+    net_amount, updated_at, load_id = rows[0]
     assert net_amount == old_amount + Decimal("1.00")
     assert updated_at == LATER
+    assert rows[1][0] == old_amount and rows[1][2] in first_loads["invoice_lines"]
     loads = _load_ids(warehouse)
     assert load_id not in first_loads["invoice_lines"]
     assert loads["invoice_lines"] == first_loads["invoice_lines"] | {load_id}
@@ -185,7 +187,7 @@ def test_erp_database_loads_like_the_files(demo, database_url, tmp_path):
         warehouse,
         f"select count(*) from raw_erp.invoice_lines where _dlt_load_id = '{load_id}'",
     )
-    assert unchanged == [(1,)], "only the updated line is reloaded"
+    assert unchanged == [(1,)], "only the updated line's new version is loaded"
     assert {t: ids for t, ids in loads.items() if t != "invoice_lines"} == {
         t: ids for t, ids in first_loads.items() if t != "invoice_lines"
     }

@@ -27,6 +27,15 @@ def _rows(landing: Path, system: str, obj: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _latest(rows: list[dict[str, str]], cursor: str = "LastModifiedDate") -> list[dict[str, str]]:
+    """The current state: per Id, the version with the latest cursor (ISO UTC strings sort)."""
+    latest: dict[str, dict[str, str]] = {}
+    for row in rows:
+        if row["Id"] not in latest or row[cursor] > latest[row["Id"]][cursor]:
+            latest[row["Id"]] = row
+    return list(latest.values())
+
+
 def _all_bytes(landing: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(landing)): p.read_bytes()
@@ -88,7 +97,8 @@ def test_drop_names_the_files(tmp_path):
 def test_organisation(demo):
     landing, _ = demo
     roles = {r["Id"]: r for r in _rows(landing, "crm", "UserRole")}
-    users = _rows(landing, "crm", "User")
+    versions = _rows(landing, "crm", "User")
+    users = _latest(versions)
     by_id = {u["Id"]: u for u in users}
     regions = [r for r in roles.values() if r["RollupDescription"] == "Region"]
     teams = [r for r in roles.values() if r["RollupDescription"] == "Team"]
@@ -97,7 +107,8 @@ def test_organisation(demo):
     reps = [u for u in users if u["Title"] == "Account Executive"]
     assert len(reps) >= 3
     assert len({u["UserRoleId"] for u in reps}) >= 2
-    for rep in reps:
+    # every version of a rep: the manager is the manager of the rep's team at the time
+    for rep in (v for v in versions if v["Title"] == "Account Executive"):
         manager = by_id[rep["ManagerId"]]
         assert manager["Title"] == "Sales Manager"
         assert manager["UserRoleId"] == rep["UserRoleId"]
@@ -105,6 +116,26 @@ def test_organisation(demo):
     directors = [u for u in users if u["Title"] == "Sales Director"]
     assert sorted(d["UserRoleId"] for d in directors) == sorted(r["Id"] for r in regions)
     assert len({u["Email"] for u in users}) == len(users)
+
+
+def test_reps_change_team_and_join_in_the_middle_of_a_month(demo):
+    landing, _ = demo
+    versions = _rows(landing, "crm", "User")
+    by_user: dict[str, list[dict[str, str]]] = {}
+    for version in sorted(versions, key=lambda v: v["LastModifiedDate"]):
+        by_user.setdefault(version["Id"], []).append(version)
+    movers = {user: vs for user, vs in by_user.items() if len(vs) > 1}
+    assert 2 <= len(movers) <= 3
+    for history in movers.values():
+        before, after = history
+        assert before["UserRoleId"] != after["UserRoleId"]
+        assert before["HireDate__c"] < "2025-12-01" < after["LastModifiedDate"] < "2026-11-15"
+        assert after["LastModifiedDate"][8:10] == "15"  # in the middle of the month
+    hired_in_year = [
+        u for u in _latest(versions) if u["HireDate__c"] >= "2025-12-01"
+    ]  # a new hire's first version is written on the hire day
+    assert hired_in_year and all(u["HireDate__c"][8:10] != "01" for u in hired_in_year)
+    assert all(u["CreatedDate"][:10] == u["HireDate__c"] for u in hired_in_year)
 
 
 def test_references_point_at_existing_rows(demo):
@@ -175,11 +206,15 @@ def test_nothing_happens_after_as_of(demo):
 
 def test_targets_cover_every_rep_metric_and_month(demo):
     landing, _ = demo
-    users = _rows(landing, "crm", "User")
-    targets = [t for t in _rows(landing, "crm", "Sales_Target__c") if t["IsDeleted"] == "false"]
-    keys = Counter((t["OwnerId"], t["Metric__c"], t["Period_Start__c"]) for t in targets)
+    users = _latest(_rows(landing, "crm", "User"))
+    versions = _rows(landing, "crm", "Sales_Target__c")
+    targets = [t for t in _latest(versions) if t["IsDeleted"] == "false"]
+    rep_targets = [t for t in targets if t["Target_Level__c"] == "rep"]
+    assert {t["Period_Type__c"] for t in rep_targets} == {"month"}
+    assert all(t["Team__c"] == "" for t in rep_targets)
+    keys = Counter((t["OwnerId"], t["Metric__c"], t["Period_Start__c"]) for t in rep_targets)
     assert max(keys.values()) == 1
-    months = sorted({t["Period_Start__c"] for t in targets})
+    months = sorted({t["Period_Start__c"] for t in rep_targets})
     assert months[0] == "2025-12-01" and months[-1] == "2026-11-01" and len(months) == 12
     veterans = [
         u["Id"]
@@ -188,8 +223,54 @@ def test_targets_cover_every_rep_metric_and_month(demo):
     ]
     assert veterans
     for rep in veterans:
-        for metric in ("revenue", "gross_margin", "meetings", "calls"):
+        for metric in ("revenue", "gross_margin", "calls", "meetings", "new_opportunities"):
             assert all((rep, metric, m) in keys for m in months), (rep, metric)
+
+
+def test_team_targets_are_quarterly_and_owned_by_the_manager(demo):
+    landing, _ = demo
+    users = _latest(_rows(landing, "crm", "User"))
+    managers = {u["UserRoleId"]: u["Id"] for u in users if u["Title"] == "Sales Manager"}
+    targets = _latest(_rows(landing, "crm", "Sales_Target__c"))
+    team_targets = [t for t in targets if t["Target_Level__c"] == "team"]
+    quarters = ["2026-01-01", "2026-04-01", "2026-07-01", "2026-10-01"]
+    expected = {
+        (team, metric, quarter)
+        for team in managers
+        for metric in ("revenue", "gross_margin")
+        for quarter in quarters
+    }
+    assert {(t["Team__c"], t["Metric__c"], t["Period_Start__c"]) for t in team_targets} == expected
+    assert all(t["Period_Type__c"] == "quarter" for t in team_targets)
+    assert all(t["OwnerId"] == managers[t["Team__c"]] for t in team_targets)
+    # the team's own number, not the sum of its reps' monthly targets
+    rep_revenue = sum(
+        Decimal(t["Target_Value__c"])
+        for t in targets
+        if t["Target_Level__c"] == "rep"
+        and t["Metric__c"] == "revenue"
+        and t["Period_Start__c"] >= "2026-01-01"
+        and t["IsDeleted"] == "false"
+    )
+    team_revenue = sum(
+        Decimal(t["Target_Value__c"]) for t in team_targets if t["Metric__c"] == "revenue"
+    )
+    assert team_revenue != rep_revenue
+    assert abs(team_revenue / rep_revenue - 1) < Decimal("0.1")
+
+
+def test_a_few_targets_are_revised_mid_month(demo):
+    landing, _ = demo
+    versions = _rows(landing, "crm", "Sales_Target__c")
+    by_id: dict[str, list[dict[str, str]]] = {}
+    for version in sorted(versions, key=lambda v: v["LastModifiedDate"]):
+        by_id.setdefault(version["Id"], []).append(version)
+    revised = [vs for vs in by_id.values() if len(vs) > 1]
+    assert 1 <= len(revised) <= 3
+    for first, second in revised:
+        assert Decimal(second["Target_Value__c"]) < Decimal(first["Target_Value__c"])
+        assert second["LastModifiedDate"][:7] == second["Period_Start__c"][:7]  # during the month
+        assert second["LastModifiedDate"][8:10] == "15"
 
 
 def test_funnel_and_deletions_look_real(demo):

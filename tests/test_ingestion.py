@@ -69,25 +69,26 @@ def _only_opportunities(tmp_path: Path, landing: Path) -> Path:
     return target
 
 
-# Primary key and a few columns per raw table, written out by hand: dlt's snake_case names.
+# Primary key of each raw table, written out by hand: the record id and its cursor (one row per
+# version of a record), in dlt's snake_case names.
 PRIMARY_KEYS = {
-    "raw_crm.user_roles": "id",
-    "raw_crm.users": "id",
-    "raw_crm.accounts": "id",
-    "raw_crm.opportunities": "id",
-    "raw_crm.opportunity_history": "id",
-    "raw_crm.tasks": "id",
-    "raw_crm.events": "id",
-    "raw_crm.proposals": "id",
-    "raw_crm.quotes": "id",
-    "raw_crm.contracts": "id",
-    "raw_crm.sales_targets": "id",
-    "raw_erp.customers": "customer_id",
-    "raw_erp.products": "product_id",
-    "raw_erp.sales_orders": "order_id",
-    "raw_erp.sales_order_lines": "order_line_id",
-    "raw_erp.invoices": "invoice_id",
-    "raw_erp.invoice_lines": "invoice_line_id",
+    "raw_crm.user_roles": "id, last_modified_date",
+    "raw_crm.users": "id, last_modified_date",
+    "raw_crm.accounts": "id, last_modified_date",
+    "raw_crm.opportunities": "id, last_modified_date",
+    "raw_crm.opportunity_history": "id, created_date",
+    "raw_crm.tasks": "id, last_modified_date",
+    "raw_crm.events": "id, last_modified_date",
+    "raw_crm.proposals": "id, last_modified_date",
+    "raw_crm.quotes": "id, last_modified_date",
+    "raw_crm.contracts": "id, last_modified_date",
+    "raw_crm.sales_targets": "id, last_modified_date",
+    "raw_erp.customers": "customer_id, updated_at",
+    "raw_erp.products": "product_id, updated_at",
+    "raw_erp.sales_orders": "order_id, updated_at",
+    "raw_erp.sales_order_lines": "order_line_id, updated_at",
+    "raw_erp.invoices": "invoice_id, updated_at",
+    "raw_erp.invoice_lines": "invoice_line_id, updated_at",
 }
 EVENTS_COLUMNS = [
     "id", "owner_id", "what_id", "subject", "type", "start_date_time", "end_date_time",
@@ -139,14 +140,14 @@ def test_load_matches_the_extracts_and_is_idempotent(tmp_path, landing):
     for system in ("crm", "erp"):
         load(system, settings, progress=None)
     assert {table: _count(settings, table) for table in expected} == expected
-    # the incremental cursor skipped every row already loaded: all rows keep their first load
+    # files already loaded are not read again: all rows keep their first load
     for table in PRIMARY_KEYS:
         assert (
             _query(settings, f"select distinct _dlt_load_id, true from {table}")
             == (first_loads[table])
         ), table
     for table, key in PRIMARY_KEYS.items():
-        duplicated = _query(settings, f"select {key} from {table} group by 1 having count(*) > 1")
+        duplicated = _query(settings, f"select {key} from {table} group by all having count(*) > 1")
         assert duplicated == [], table
 
 
@@ -192,7 +193,15 @@ def _later_drop(source: Path, target: Path, opportunity_id: str) -> tuple[str, D
     return new_stage, new_amount
 
 
-def test_a_later_drop_updates_a_row_and_adds_none(tmp_path, landing):
+def _versions(settings: Settings, opportunity_id: str) -> list[tuple]:
+    return _query(
+        settings,
+        "select stage_name, amount, _source_file from raw_crm.opportunities "
+        f"where id = '{opportunity_id}' order by last_modified_date desc",
+    )
+
+
+def test_a_later_drop_adds_a_version_and_touches_no_other_row(tmp_path, landing):
     folder = _only_opportunities(tmp_path, landing)
     settings = _settings(tmp_path, folder)
     first_file = folder / "crm" / "Opportunity" / "Opportunity_20261115.csv"
@@ -204,18 +213,17 @@ def test_a_later_drop_updates_a_row_and_adds_none(tmp_path, landing):
     second = first_file.with_name("Opportunity_20261116.csv")
     stage, amount = _later_drop(first_file, second, target["Id"])
     load("crm", settings, progress=None)
-    assert _count(settings, "raw_crm.opportunities") == len(rows)
-    changed = _query(
-        settings,
-        "select stage_name, amount, _source_file from raw_crm.opportunities "
-        f"where id = '{target['Id']}'",
-    )
-    assert changed == [(stage, amount, second.name)]
+    # raw keeps both versions; the newest (by LastModifiedDate) is the one staging reads
+    assert _count(settings, "raw_crm.opportunities") == len(rows) + 1
+    assert _versions(settings, target["Id"]) == [
+        (stage, amount, second.name),
+        (target["StageName"], Decimal(target["Amount"]), first_file.name),
+    ]
     untouched = _query(
         settings,
         f"select count(*) from raw_crm.opportunities where _source_file = '{first_file.name}'",
     )
-    assert untouched == [(len(rows) - 1,)]
+    assert untouched == [(len(rows),)]
 
 
 @pytest.mark.parametrize("drop", ["20261101", "20261130"])
@@ -229,11 +237,8 @@ def test_newest_version_wins_within_one_load(tmp_path, landing, drop):
     newer = first_file.with_name(f"Opportunity_{drop}.csv")
     stage, amount = _later_drop(first_file, newer, target["Id"])
     load("crm", settings, progress=None)
-    assert _count(settings, "raw_crm.opportunities") == len(rows)
-    assert _query(
-        settings,
-        f"select stage_name, amount from raw_crm.opportunities where id = '{target['Id']}'",
-    ) == [(stage, amount)]
+    assert _count(settings, "raw_crm.opportunities") == len(rows) + 1
+    assert _versions(settings, target["Id"])[0] == (stage, amount, newer.name)
 
 
 def _break_field(source: Path, target: Path, line: int, column: str, value: str) -> None:

@@ -143,7 +143,8 @@ def test_a_money_column_type_change_stops_the_load(tmp_path, demo, monkeypatch):
     message = str(error)
     assert "raw_crm.opportunities.amount is DECIMAL(18,2) in the warehouse" in message
     assert "crm.Opportunity.Amount is now declared VARCHAR" in message
-    assert "; values read from Opportunity_20261115.csv: '" in message  # the first file read
+    # the first file read: the newer drop (the older one is already loaded, not read again)
+    assert "; values read from Opportunity_20261120.csv: 'n/a'" in message
     assert "a money column is frozen in raw" in message
     assert "drop table raw_crm.opportunities" in message and "alter table" in message
     # nothing of the newer drop was loaded, the raw column kept its type

@@ -10,8 +10,11 @@ Reps call and email their accounts; some calls turn into meetings, held meetings
 opportunities, which move through the stages (with proposals at "Proposal", quotes at
 "Negotiation" and contracts when won) until won or lost. Won deals become ERP sales orders, then
 invoices (a few cancelled, a few partly credited). Activity dips in August and over the holidays,
-closes bunch up before the end of June and December, and monthly targets are set from the team's
-norm, so some reps beat them and others fall short.
+closes bunch up before the end of June and December, and monthly targets per rep are set from the
+team's norm, so some reps beat them and others fall short (about a third of rep-months off track);
+teams get their own quarterly revenue and margin targets. A few reps move to another team in the
+middle of a month and a few targets are revised mid-month: the files then hold both versions of
+the record (same Id, a later LastModifiedDate), as a CRM's history does.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from ingestion.extracts import ALL_EXTRACTS, Extract
+from ingestion.extracts import ALL_EXTRACTS, TARGET_METRICS, Extract
 
 CENT = Decimal("0.01")
 MILLI = Decimal("0.001")
@@ -50,6 +53,9 @@ ACTIVITY_SEASON = {
 MEAN_ACTIVITY_SEASON = sum(ACTIVITY_SEASON.values()) / len(ACTIVITY_SEASON)
 # Revenue targets follow the same calendar: half-year ends are pushed, August is light.
 TARGET_SEASON = {6: 1.15, 7: 0.9, 8: 0.65, 12: 1.2}
+# Money targets relative to the blended norm: deals are lumpy, so a rep-month at the mean is
+# above most months; this leaves about a third of rep-months off track.
+TARGET_STRETCH = 0.5
 
 STAGES = ("Prospecting", "Qualification", "Proposal", "Negotiation")
 STAGE_PROBABILITY = {
@@ -136,6 +142,24 @@ CALL_SUBJECTS = ("Call", "Discovery call", "Follow-up call", "Cold call")
 EMAIL_SUBJECTS = ("Email: follow-up", "Email: introduction", "Email: documentation", "Email")
 MEETING_SUBJECTS = ("Discovery meeting", "Product demo", "Business review", "Workshop")
 DOMAIN = "pilotage-demo.com"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The volumes of one kind of company: a rep's daily calls and emails (meetings and deals
+    follow from them) and the lines of a sales order."""
+
+    calls_per_day: float = 5.5
+    emails_per_day: float = 3.0
+    order_lines: tuple[int, ...] = (1, 1, 1, 2, 2, 2, 3, 3, 4)
+
+
+# "demo": the small company of the demo. "large": busier reps (inside sales) and long orders
+# (about 14 lines), so that scale 67 gives a company of the size in docs/scale.md.
+PROFILES = {
+    "demo": Profile(),
+    "large": Profile(calls_per_day=13.0, emails_per_day=7.0, order_lines=tuple(range(8, 22))),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,6 +249,8 @@ class User:
     activity: float = 1.0
     deal_size: float = 1.0
     accounts: list[Account] = field(default_factory=list)
+    # team changes after hiring: (LastModifiedDate of the new version, new team, new manager)
+    moves: list[tuple[dt.datetime, Role, str]] = field(default_factory=list)
 
     @property
     def email(self) -> str:
@@ -301,6 +327,10 @@ def _month_start(day: dt.date, months_back: int = 0) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+def _quarter_start(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
 def _month_end(day: dt.date) -> dt.date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
@@ -331,8 +361,9 @@ def _unique_names(rng: random.Random, n: int, firsts: tuple, lasts: tuple) -> li
 
 
 class _Demo:
-    def __init__(self, w: _Writers, seed: int, scale: float, as_of: dt.date):
+    def __init__(self, w: _Writers, seed: int, scale: float, as_of: dt.date, profile: Profile):
         self.w = w
+        self.profile = profile
         self.rng = random.Random(seed)
         self.scale = scale
         self.as_of = as_of
@@ -400,8 +431,9 @@ class _Demo:
         for i in range(self.n_reps):
             team = teams[i % len(teams)]
             first, last = names.pop()
-            if i in new_hires:  # joined during the year, still ramping up
+            if i in new_hires:  # joined during the year (mid-month), still ramping up
                 hired = self.start + dt.timedelta(days=rng.randrange(90, 200))
+                hired += dt.timedelta(days=int(hired.day == 1))
             else:
                 hired = self.start - dt.timedelta(days=rng.randrange(120, 2500))
             rep = User(
@@ -418,6 +450,7 @@ class _Demo:
             rep.deal_size = min(1.8, max(0.6, rng.lognormvariate(0, 0.2)))
             self.reps.append(rep)
         self.users = directors + managers + self.reps
+        self._team_moves(teams, managers)
 
         for role in self.roles:
             self.w.write(
@@ -432,22 +465,44 @@ class _Demo:
             )
         for user in self.users:
             created = dt.datetime.combine(user.hire_date, dt.time(9, 0), tzinfo=UTC)
-            self.w.write(
-                "User",
-                {
-                    "Id": user.id,
-                    "FirstName": user.first,
-                    "LastName": user.last,
-                    "Email": user.email,
-                    "Title": user.title,
-                    "UserRoleId": user.role.id,
-                    "ManagerId": user.manager_id,
-                    "IsActive": True,
-                    "HireDate__c": user.hire_date,
-                    "CreatedDate": created,
-                    "LastModifiedDate": created + dt.timedelta(hours=2),
-                },
-            )
+            versions = [(created + dt.timedelta(hours=2), user.role, user.manager_id)]
+            versions += user.moves
+            # every version of the user, oldest first: the CRM's history of team changes
+            for modified, role, manager_id in versions:
+                self.w.write(
+                    "User",
+                    {
+                        "Id": user.id,
+                        "FirstName": user.first,
+                        "LastName": user.last,
+                        "Email": user.email,
+                        "Title": user.title,
+                        "UserRoleId": role.id,
+                        "ManagerId": manager_id,
+                        "IsActive": True,
+                        "HireDate__c": user.hire_date,
+                        "CreatedDate": created,
+                        "LastModifiedDate": modified,
+                    },
+                )
+
+    def _team_moves(self, teams: list[Role], managers: list[User]) -> None:
+        """Two or three established reps move to the next team in the middle of a month (the
+        CRM keeps both versions of the user); ``team_on`` tells a rep's team on a given day."""
+        movers = [r for r in self.reps if r.hire_date < self.start][1 : 3 + (self.n_reps >= 12)]
+        for n, rep in enumerate(movers):
+            month = self.months[-9 + 3 * n]
+            when = dt.datetime.combine(month + dt.timedelta(days=14), dt.time(10, 30), tzinfo=UTC)
+            index = (teams.index(rep.role) + 1) % len(teams)
+            rep.moves.append((when, teams[index], managers[index].id))
+
+    def team_on(self, rep: User, day: dt.date) -> Role:
+        """The rep's team on ``day`` (``rep.role`` is the team the rep was hired into)."""
+        role = rep.role
+        for when, moved_to, _ in rep.moves:
+            if when.date() <= day:
+                role = moved_to
+        return role
 
     def accounts(self) -> None:
         rng = self.rng
@@ -515,7 +570,9 @@ class _Demo:
             p_opportunity = min(0.75, 0.5 * rep.skill**0.3)
             # pipeline the rep already had going into the year (its activities predate the extract)
             if rep.hire_date < self.start:
-                per_day = 5.5 * rep.activity * p_meeting * 0.86 * p_opportunity
+                per_day = (
+                    self.profile.calls_per_day * rep.activity * p_meeting * 0.86 * p_opportunity
+                )
                 for day in _workdays(self.start - dt.timedelta(days=100), self.start):
                     if day < self.start:
                         for _ in range(_poisson(rng, per_day * ACTIVITY_SEASON[day.month])):
@@ -527,8 +584,8 @@ class _Demo:
                     continue
                 level = rep.activity * ACTIVITY_SEASON[day.month] * self._ramp(rep, day)
                 month = _month_start(day)
-                calls = _poisson(rng, 5.5 * level)
-                emails = _poisson(rng, 3.0 * level)
+                calls = _poisson(rng, self.profile.calls_per_day * level)
+                emails = _poisson(rng, self.profile.emails_per_day * level)
                 for _ in range(calls):
                     self._task(rep, day, "Call")
                 for _ in range(emails):
@@ -822,7 +879,7 @@ class _Demo:
         invoice_date = min(invoice_date, _month_end(order_date))
         invoiced = not cancelled and invoice_date <= self.as_of
         lines = []
-        n_lines = rng.choice((1, 1, 1, 2, 2, 2, 3, 3, 4))
+        n_lines = rng.choice(self.profile.order_lines)
         products = sorted(rng.sample(self.products, n_lines), key=lambda p: int(p.id))
         weights = [rng.uniform(0.5, 1.5) for _ in products]
         for product, weight in zip(products, weights, strict=True):
@@ -918,67 +975,122 @@ class _Demo:
 
     # -- Targets --------------------------------------------------------------------------------
     def targets(self) -> None:
+        """Monthly targets per rep for every metric, set from the team's norm and the rep's own
+        level; quarterly revenue and margin targets per team (the team's own numbers, owned by its
+        manager); a few rep targets revised mid-month (a newer version of the same target)."""
         rng = self.rng
+        self.target_rows: dict[str, dict[str, object]] = {}  # Id -> row, for the revisions
         full_months = self.months[:-1]
+        new_opportunities: dict[tuple[str, dt.date], int] = {}
+        for opp in self.opps:
+            if opp.id and opp.created.date() >= self.start:
+                key = (opp.rep.id, _month_start(opp.created.date()))
+                new_opportunities[key] = new_opportunities.get(key, 0) + 1
+
+        team_norms: dict[int, float] = {}  # computed once per metric: linear in the reps
 
         def norm(values: dict, rep: User) -> tuple[float, float]:
             """(team norm, the rep's own level) per month, over full months after ramp-up."""
             own = [
                 float(values.get((rep.id, m), 0)) for m in full_months if self._ramp(rep, m) >= 1
             ]
-            everyone = [
-                float(values.get((r.id, m), 0))
-                for r in self.reps
-                for m in full_months
-                if self._ramp(r, m) >= 1
-            ]
-            team = sum(everyone) / max(1, len(everyone))
+            if id(values) not in team_norms:
+                everyone = [
+                    float(values.get((r.id, m), 0))
+                    for r in self.reps
+                    for m in full_months
+                    if self._ramp(r, m) >= 1
+                ]
+                team_norms[id(values)] = sum(everyone) / max(1, len(everyone))
+            team = team_norms[id(values)]
             return team, (sum(own) / len(own) if own else team)
 
         revenue, margin = self.margin_by_revenue
         margin_rate = float(margin / revenue) if revenue else 0.4
         first = True
+        team_sums: dict[tuple[str, str, dt.date], Decimal] = {}
+        rep_targets: list[tuple[str, str, dt.date]] = []
         for rep in self.reps:
             levels = {
                 "revenue": norm(self.won_by_month, rep),
                 "meetings": norm(self.meetings_held, rep),
                 "calls": norm(self.calls_made, rep),
+                "new_opportunities": norm(new_opportunities, rep),
             }
             for month in self.months:
                 if _month_end(month) < rep.hire_date:
                     continue
                 ramp = self._ramp(rep, _month_end(month))
-                for metric in ("revenue", "gross_margin", "meetings", "calls"):
+                for metric in TARGET_METRICS:
                     team, own = levels["revenue" if metric == "gross_margin" else metric]
                     base = (0.6 * team + 0.4 * own) * ramp * rng.uniform(0.95, 1.1)
                     if metric in ("revenue", "gross_margin"):
-                        base *= 1.08 * TARGET_SEASON.get(month.month, 1.0)
+                        base *= TARGET_STRETCH * TARGET_SEASON.get(month.month, 1.0)
                         if metric == "gross_margin":
                             base *= margin_rate
                         value = _money(max(1000, round(base, -3)))
+                        key = (self.team_on(rep, month).id, metric, _quarter_start(month))
+                        team_sums[key] = team_sums.get(key, Decimal(0)) + value
                     else:
                         base *= 1.05 * ACTIVITY_SEASON[month.month] / MEAN_ACTIVITY_SEASON
                         value = _money(max(1, round(base)))
-                    self._target(rep, metric, month, value, False)
+                    target_id = self._target(rep.id, None, "month", metric, month, value)
+                    rep_targets.append((target_id, metric, month))
                     if first:  # a superseded duplicate, deleted in the CRM: dbt must drop it
-                        self._target(rep, metric, month, value * 2, True)
+                        self._target(rep.id, None, "month", metric, month, value * 2, True)
                         first = False
+        self._revisions(rep_targets)
+        managers = {u.role.id: u for u in self.users if u.title == "Sales Manager"}
+        for (team_id, metric, quarter), total in sorted(team_sums.items()):
+            if quarter < self.start:
+                continue  # the quarter began before the year covered by the extract
+            value = _money(round(float(total) * rng.uniform(0.9, 1.05), -3))
+            self._target(managers[team_id].id, team_id, "quarter", metric, quarter, value)
 
-    def _target(self, rep: User, metric: str, month: dt.date, value: Decimal, deleted: bool):
-        created = _at(month - dt.timedelta(days=10), self.rng)
-        self.w.write(
-            "Sales_Target__c",
-            {
-                "Id": self.ids("a02"),
-                "OwnerId": rep.id,
-                "Metric__c": metric,
-                "Period_Start__c": month,
-                "Target_Value__c": value,
-                "IsDeleted": deleted,
-                "CreatedDate": created,
-                "LastModifiedDate": created + dt.timedelta(hours=1),
-            },
-        )
+    def _revisions(self, rep_targets: list[tuple[str, str, dt.date]]) -> None:
+        """A few revenue targets of recent months lowered on the 15th: a newer version of the
+        same Id (the first one stays in the CRM's history)."""
+        recent = [
+            (target_id, month)
+            for target_id, metric, month in rep_targets
+            if metric == "revenue" and month in self.months[-4:-1]
+        ]
+        for target_id, month in recent[:: max(1, len(recent) // 3)][:3]:
+            row = dict(self.target_rows[target_id])
+            row["Target_Value__c"] = _money(row["Target_Value__c"] * Decimal("0.85"))
+            row["LastModifiedDate"] = dt.datetime.combine(
+                month + dt.timedelta(days=14), dt.time(16, 0), tzinfo=UTC
+            )
+            self.w.write("Sales_Target__c", row)
+
+    def _target(
+        self,
+        owner_id: str,
+        team_id: str | None,
+        period_type: str,
+        metric: str,
+        period_start: dt.date,
+        value: Decimal,
+        deleted: bool = False,
+    ) -> str:
+        created = _at(period_start - dt.timedelta(days=10), self.rng)
+        target_id = self.ids("a02")
+        row = {
+            "Id": target_id,
+            "OwnerId": owner_id,
+            "Target_Level__c": "team" if team_id else "rep",
+            "Team__c": team_id,
+            "Period_Type__c": period_type,
+            "Metric__c": metric,
+            "Period_Start__c": period_start,
+            "Target_Value__c": value,
+            "IsDeleted": deleted,
+            "CreatedDate": created,
+            "LastModifiedDate": created + dt.timedelta(hours=1),
+        }
+        self.target_rows[target_id] = row
+        self.w.write("Sales_Target__c", row)
+        return target_id
 
 
 def generate(
@@ -989,6 +1101,7 @@ def generate(
     as_of: dt.date,
     drop: str | None = None,
     clean: bool = False,
+    profile: str = "demo",
 ) -> dict[str, int]:
     """Write one demo extract file per object; return the rows written per table.
 
@@ -996,9 +1109,13 @@ def generate(
     ``drop`` names the files (``<Object>_<drop>.csv``, default the as-of date as YYYYMMDD).
     ``clean`` first removes the objects' existing extract files (a fresh demo rather than a new
     drop on top of older ones).
+    ``profile`` sets the volumes per rep and per order (``PROFILES``): ``"large"`` at scale 67
+    is a company of 2,000 reps, 10 million activities and 2 million invoice lines.
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
     landing_dir = Path(landing_dir)
     drop = drop or as_of.strftime("%Y%m%d")
     if clean:
@@ -1007,7 +1124,7 @@ def generate(
                 path.unlink()
     with contextlib.ExitStack() as stack:
         writers = _Writers(landing_dir, drop, stack)
-        demo = _Demo(writers, seed, scale, as_of)
+        demo = _Demo(writers, seed, scale, as_of, PROFILES[profile])
         demo.organisation()
         demo.accounts()
         demo.activities()

@@ -4,6 +4,14 @@ source as (
     select * from {{ source('crm', 'opportunity_history') }}
 ),
 
+ranked_versions as (
+    -- raw keeps every version of a record: the latest is its current state
+    select
+        *,
+        row_number() over (partition by id order by created_date desc) as version_rank
+    from source
+),
+
 renamed as (
     select
         ---------- ids
@@ -23,7 +31,8 @@ renamed as (
 
         ---------- lineage
         _source_file as source_file
-    from source
+    from ranked_versions
+    where version_rank = 1
 )
 
 select * from renamed

@@ -1,32 +1,36 @@
+-- The current state of every sales target: the latest of its versions
+-- (stg_crm__sales_target_versions).
 with
 
-source as (
-    select * from {{ source('crm', 'sales_targets') }}
+versions as (
+    select * from {{ ref('stg_crm__sales_target_versions') }}
 ),
 
-renamed as (
+ranked_versions as (
     select
-        ---------- ids
-        id as sales_target_id,
-        owner_id as rep_id,
+        *,
+        row_number() over (
+            partition by sales_target_id order by last_modified_at desc
+        ) as version_rank
+    from versions
+),
 
-        ---------- text
-        metric_c as metric,
-
-        ---------- numerics
-        cast(target_value_c as decimal(18, 2)) as target_value,
-
-        ---------- booleans
-        cast(is_deleted as boolean) as is_deleted,
-
-        ---------- dates and timestamps
-        cast(period_start_c as date) as period_start,
-        created_date as created_at,
-        last_modified_date as last_modified_at,
-
-        ---------- lineage
-        _source_file as source_file
-    from source
+latest as (
+    select
+        sales_target_id,
+        rep_id,
+        target_level,
+        team_id,
+        period_type,
+        metric,
+        period_start,
+        target_value,
+        is_deleted,
+        created_at,
+        last_modified_at,
+        source_file
+    from ranked_versions
+    where version_rank = 1
 )
 
-select * from renamed
+select * from latest

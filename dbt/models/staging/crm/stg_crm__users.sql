@@ -1,33 +1,33 @@
+-- The current state of every CRM user: the latest of its versions (stg_crm__user_versions).
 with
 
-source as (
-    select * from {{ source('crm', 'users') }}
+versions as (
+    select * from {{ ref('stg_crm__user_versions') }}
 ),
 
-renamed as (
+ranked_versions as (
     select
-        ---------- ids
-        id as user_id,
-        user_role_id,
-        manager_id as manager_user_id,
+        *,
+        row_number() over (partition by user_id order by last_modified_at desc) as version_rank
+    from versions
+),
 
-        ---------- text
+latest as (
+    select
+        user_id,
+        user_role_id,
+        manager_user_id,
         first_name,
         last_name,
         email,
         title,
-
-        ---------- booleans
-        cast(is_active as boolean) as is_active,
-
-        ---------- dates and timestamps
-        cast(hire_date_c as date) as hire_date,
-        created_date as created_at,
-        last_modified_date as last_modified_at,
-
-        ---------- lineage
-        _source_file as source_file
-    from source
+        is_active,
+        hire_date,
+        created_at,
+        last_modified_at,
+        source_file
+    from ranked_versions
+    where version_rank = 1
 )
 
-select * from renamed
+select * from latest

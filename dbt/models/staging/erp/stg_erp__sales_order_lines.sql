@@ -4,6 +4,14 @@ source as (
     select * from {{ source('erp', 'sales_order_lines') }}
 ),
 
+ranked_versions as (
+    -- raw keeps every version of a record: the latest is its current state
+    select
+        *,
+        row_number() over (partition by order_line_id order by updated_at desc) as version_rank
+    from source
+),
+
 renamed as (
     select
         ---------- ids
@@ -21,7 +29,8 @@ renamed as (
 
         ---------- lineage
         _source_file as source_file
-    from source
+    from ranked_versions
+    where version_rank = 1
 )
 
 select * from renamed
