@@ -52,7 +52,11 @@ FIELDS = (
     "superset",
 )
 LANGUAGES = ("en", "fr")
-UNITS = ("count", "currency", "ratio")
+# ratio: a share, shown as a percentage; rate: a quotient that is not a share (per working
+# day, per deal); days: a duration in days.
+UNITS = ("count", "currency", "ratio", "rate", "days")
+# Units that are a quotient: their formula is a ratio of sums, sum(..) / nullif(sum(..), 0).
+QUOTIENT_UNITS = ("ratio", "rate", "days")
 DIRECTIONS = ("higher_is_better", "lower_is_better", "neutral")
 THRESHOLD_LEVELS = ("red", "green")
 # The d3 formats the dashboards use (Superset's d3-format); a new one is added here on purpose.
@@ -164,8 +168,12 @@ def validate_catalogue(catalogue: Any) -> list[str]:
             errors.append(f"{where}: formula averages (use a ratio of sums)")
         if kpi["row_formula"] is not None and not str(kpi["row_formula"]).strip():
             errors.append(f"{where}: row_formula must be SQL or null")
-        if kpi["grain"] not in grains:
-            errors.append(f"{where}: unknown grain {kpi['grain']!r}")
+        kpi_grain_names = kpi["grain"] if isinstance(kpi["grain"], list) else [kpi["grain"]]
+        if not kpi_grain_names or len(set(kpi_grain_names)) != len(kpi_grain_names):
+            errors.append(f"{where}: grain must be a grain or a list of distinct grains")
+        for grain in kpi_grain_names:
+            if grain not in grains:
+                errors.append(f"{where}: unknown grain {grain!r}")
         if kpi["unit"] not in UNITS:
             errors.append(f"{where}: unit must be one of {', '.join(UNITS)}")
         fmt = kpi["format"]
@@ -179,8 +187,10 @@ def validate_catalogue(catalogue: Any) -> list[str]:
             errors.append(f"{where}: additive must be true or false")
         elif kpi["unit"] == "ratio" and kpi["additive"]:
             errors.append(f"{where}: a ratio is not additive")
-        if kpi["unit"] == "ratio" and not re.search(r"/\s*nullif\s*\(", formula, re.IGNORECASE):
-            errors.append(f"{where}: a ratio's formula is sum(..) / nullif(sum(..), 0)")
+        if kpi["unit"] in QUOTIENT_UNITS and not re.search(
+            r"/\s*nullif\s*\(", formula, re.IGNORECASE
+        ):
+            errors.append(f"{where}: a {kpi['unit']}'s formula is sum(..) / nullif(sum(..), 0)")
         errors += [f"{where}: {e}" for e in _threshold_errors(kpi["thresholds"], kpi["direction"])]
         datasets = kpi["superset"]
         if not isinstance(datasets, dict) or not all(
@@ -213,6 +223,12 @@ def _threshold_errors(thresholds: Any, direction: str) -> list[str]:
 
 def kpis_by_name(catalogue: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {kpi["name"]: kpi for kpi in catalogue["kpis"]}
+
+
+def kpi_grains(kpi: dict[str, Any]) -> list[str]:
+    """The grains (keys of the catalogue's ``grains``) whose marts carry the KPI as a column:
+    ``grain`` is one grain or a list of them."""
+    return list(kpi["grain"]) if isinstance(kpi["grain"], list) else [kpi["grain"]]
 
 
 # ---------------------------------------------------------------------------------------- dbt
@@ -498,7 +514,10 @@ def render_docs(catalogue: dict[str, Any]) -> str:
             f" | {_thresholds_text(kpi)} |"
         )
     for kpi in catalogue["kpis"]:
-        grain = grains[kpi["grain"]]
+        grain_text = "<br>".join(
+            f"`{grains[g]['model']}`: {_cell(grains[g].get('description', ''))}"
+            for g in kpi_grains(kpi)
+        )
         datasets = ", ".join(
             f"`{name}`" + (f" (`{_cell(o['expression'])}`)" if o.get("expression") else "")
             for name, o in kpi["superset"].items()
@@ -513,7 +532,7 @@ def render_docs(catalogue: dict[str, Any]) -> str:
                 _code(kpi["row_formula"]) if kpi["row_formula"] is not None else "none",
             ),
             ("Row source", _cell(kpi["row_source"])),
-            ("Grain", f"`{grain['model']}`: {_cell(grain.get('description', ''))}"),
+            ("Grain", grain_text),
             ("Unit", kpi["unit"]),
             ("Format", f"`{kpi['format']}`"),
             ("Direction", _DIRECTION_TEXT[kpi["direction"]]),

@@ -25,7 +25,7 @@ def docs(tmp_path_factory) -> tuple[dict, dict]:
     tmp = tmp_path_factory.mktemp("dbt_docs")
     warehouse = generate_and_load(tmp, seed=42, scale=0.02, as_of=AS_OF)
     target = tmp / "target"
-    run_dbt(["run"], warehouse, AS_OF, target)
+    run_dbt(["build"], warehouse, AS_OF, target)  # seeds too (holidays, challenges)
     run_dbt(["docs", "generate"], warehouse, AS_OF, target)
     assert (target / "index.html").exists(), "dbt docs generate wrote no index.html"
     manifest = json.loads((target / "manifest.json").read_text())

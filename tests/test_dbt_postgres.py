@@ -44,6 +44,11 @@ MARTS = (
     ("dim_customer", "customer_id"),
     ("dim_product", "product_id"),
     ("dim_date", "date_day"),
+    ("fct_opportunities", "opportunity_id"),
+    ("fct_opportunity_history", "opportunity_history_id"),
+    ("kpi_rep_day", "date_day, rep_id"),
+    ("kpi_performance", "level, member_id, period_grain, period_start"),
+    ("kpi_funnel", "level, member_id, period_grain, period_start, stage_name"),
 )
 
 

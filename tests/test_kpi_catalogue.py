@@ -2,10 +2,11 @@
 
 The catalogue validates; the dbt macro file, the Superset datasets' metrics and docs/kpis.md are
 exactly what the generator makes of it now (drift fails); a change to the catalogue is reported
-for each artefact it touches (so the drift test can fail); kpi_rep_month computes every KPI
-through the catalogue's macros; the Superset formulas run on their datasets' columns and are
-ratios of sums. The values of the row formulas are checked independently by the unit tests of
-kpi_rep_month (dbt/models/marts/_kpi_rep_month__unit_tests.yml) and tests/test_kpi_mart.py.
+for each artefact it touches (so the drift test can fail); every KPI is a described contract
+column of the mart of each of its grains (kpi_rep_month, kpi_rep_day, kpi_performance,
+kpi_funnel) and is computed through the catalogue's macros; the Superset formulas run on their
+datasets' columns and are ratios of sums. The values of the row formulas are checked
+independently by the marts' unit tests and tests/test_kpi_mart.py, tests/test_kpi_performance.py.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from pilotage.settings import PROJECT_ROOT
 
 from .pipeline_helpers import run_dbt
 
-MART_SQL = DBT_DIR / "models" / "marts" / "kpi_rep_month.sql"
-MART_YAML = DBT_DIR / "models" / "marts" / "_sales__models.yml"
+MODELS_DIR = DBT_DIR / "models"
+MART_SQL = MODELS_DIR / "marts" / "kpi_rep_month.sql"
+MART_YAML = MODELS_DIR / "marts" / "_sales__models.yml"
 CHARTS = PROJECT_ROOT / "superset" / "assets" / "charts"
 
 
@@ -49,9 +51,28 @@ def _squash(sql: str) -> str:
 
 
 def _mart_columns() -> dict[str, str]:
-    models = yaml.safe_load(MART_YAML.read_text())["models"]
-    mart = next(m for m in models if m["name"] == "kpi_rep_month")
-    return {c["name"]: c["data_type"] for c in mart["columns"]}
+    return _model_columns("kpi_rep_month")
+
+
+def _model_entry(model: str) -> dict:
+    """The model's entry in the YAML property files under dbt/models."""
+    for path in MODELS_DIR.rglob("*.yml"):
+        for entry in (yaml.safe_load(path.read_text()) or {}).get("models") or []:
+            if entry["name"] == model:
+                return entry
+    raise AssertionError(f"{model} has no entry in a YAML file under dbt/models")
+
+
+def _model_columns(model: str) -> dict[str, str]:
+    return {c["name"]: c["data_type"] for c in _model_entry(model)["columns"]}
+
+
+def _grain_models(catalogue: dict, kpi: dict) -> list[str]:
+    return [catalogue["grains"][grain]["model"] for grain in kc.kpi_grains(kpi)]
+
+
+def _model_sql(model: str) -> str:
+    return next(MODELS_DIR.rglob(f"{model}.sql")).read_text()
 
 
 # ------------------------------------------------------------------------------ the catalogue
@@ -98,7 +119,11 @@ def test_catalogue_is_valid(catalogue):
         (lambda k: k.update(formula="avg(pace)"), "ratio of sums"),
         (lambda k: k.update(additive=True), "not additive"),
         (lambda k: k.update(label={"en": "Pace"}), "label must have"),
-        (lambda k: k.update(grain="rep_day"), "unknown grain"),
+        (lambda k: k.update(grain="rep_year"), "unknown grain"),
+        (lambda k: k.update(grain=["rep_month", "rep_year"]), "unknown grain"),
+        (lambda k: k.update(grain=["rep_month", "rep_month"]), "distinct grains"),
+        (lambda k: k.update(grain=[]), "distinct grains"),
+        (lambda k: k.update(unit="rate", formula="sum(revenue)"), "sum(..) / nullif"),
         (lambda k: k.update(formula="sum({{ x }})"), "no Jinja"),
         (lambda k: k.update(colour="blue"), "unknown field"),
     ],
@@ -115,12 +140,22 @@ def test_validation_rejects_a_duplicate_kpi(catalogue):
 
 
 def test_every_mart_kpi_is_a_contract_column():
-    columns = _mart_columns()
-    for kpi in kc.load_catalogue()["kpis"]:
-        assert kpi["name"] in columns, f"{kpi['name']} is not a column of kpi_rep_month"
-        wanted = {"ratio": "double precision"}.get(kpi["unit"])
-        if wanted:
-            assert columns[kpi["name"]] == wanted, kpi["name"]
+    catalogue = kc.load_catalogue()
+    for kpi in catalogue["kpis"]:
+        for model in _grain_models(catalogue, kpi):
+            columns = _model_columns(model)
+            assert kpi["name"] in columns, f"{kpi['name']} is not a column of {model}"
+            if kpi["unit"] in kc.QUOTIENT_UNITS:
+                assert columns[kpi["name"]] == "double precision", (model, kpi["name"])
+
+
+def test_a_kpi_can_have_several_grains(catalogue):
+    revenue = _kpi(catalogue, "revenue")
+    assert kc.kpi_grains(revenue) == ["rep_month", "rep_day", "performance"]
+    assert kc.kpi_grains({"grain": "rep_month"}) == ["rep_month"]
+    docs = kc.render_docs(catalogue)
+    section = docs.split("## revenue\n")[1].split("\n## ")[0]
+    assert "`kpi_rep_month`" in section and "`kpi_performance`" in section
 
 
 # ------------------------------------------------------------------------------------ drift
@@ -149,6 +184,7 @@ def test_a_changed_formula_is_reported_where_it_is_derived(catalogue):
         "docs/kpis.md",
         "dbt/models/marts/_kpi_catalogue.md",
         f"{SERVING}/kpi_rep_month.yaml",
+        f"{SERVING}/kpi_performance.yaml",
         f"{SERVING}/fct_revenue.yaml",
     }
     assert any("margin_pct: expression" in line for line in drifted[f"{SERVING}/fct_revenue.yaml"])
@@ -237,25 +273,32 @@ def test_check_command_exits_non_zero_on_drift(catalogue, tmp_path, monkeypatch,
 
 
 def test_mart_kpi_columns_are_described_by_the_catalogue():
-    models = yaml.safe_load(MART_YAML.read_text())["models"]
-    columns = {
-        c["name"]: c["description"]
-        for c in next(m for m in models if m["name"] == "kpi_rep_month")["columns"]
-    }
     catalogue = kc.load_catalogue()
     for kpi in catalogue["kpis"]:
-        assert columns[kpi["name"]] == f"{{{{ doc('{kc.doc_block_name(kpi)}') }}}}", kpi["name"]
+        for model in _grain_models(catalogue, kpi):
+            described = {c["name"]: c["description"] for c in _model_entry(model)["columns"]}
+            wanted = rf"\{{\{{ doc\((['\"]){kc.doc_block_name(kpi)}\1\) \}}\}}"
+            assert re.fullmatch(wanted, described[kpi["name"]]), (model, kpi["name"])
+    columns = {c["name"]: c["description"] for c in _model_entry("kpi_rep_month")["columns"]}
     # the status column's description states the pace thresholds: they must be the catalogue's
     thresholds = _kpi(catalogue, "pace")["thresholds"]
     assert f"pace >= {thresholds['green']}" in columns["status"]
     assert f"pace <= {thresholds['red']}" in columns["status"]
 
 
+def test_performance_marts_compute_no_ratio_by_hand():
+    """Their ratios all come from kpi() (checked on the compiled SQL below)."""
+    for model in ("kpi_rep_day", "kpi_performance", "kpi_funnel"):
+        sql = _model_sql(model)
+        assert "kpi(" in sql, model
+        assert "nullif" not in sql and " / " not in sql, f"{model} computes a ratio by hand"
+
+
 def test_kpi_rep_month_computes_every_kpi_through_the_catalogue():
     sql = MART_SQL.read_text()
     catalogue = kc.load_catalogue()
     for kpi in catalogue["kpis"]:
-        if kpi["row_formula"] is None:
+        if kpi["row_formula"] is None or "rep_month" not in kc.kpi_grains(kpi):
             continue
         call = re.escape(f"{{{{ kpi('{kpi['name']}') }}}}")
         assert re.search(call + r"(\s+as\s+\w+|\s*as\s+decimal\([^)]*\)\)\s+as)", sql), kpi["name"]
@@ -296,27 +339,38 @@ def test_generated_macros_return_the_catalogue_formulas_and_thresholds():
         _render(macros + "{{ kpi_threshold('pace', 'amber') }}")
 
 
-def test_compiled_kpi_rep_month_contains_the_catalogue_formulas(tmp_path):
-    """dbt itself: the compiled model holds each row formula and the pace thresholds."""
+def test_compiled_marts_contain_the_catalogue_formulas(tmp_path):
+    """dbt itself: each KPI's row formula is in the compiled mart of one of its grains (in
+    kpi_rep_month for its KPIs), the pace thresholds too, and the marts' KPI column descriptions
+    are the catalogue's doc blocks."""
+    catalogue = kc.load_catalogue()
+    marts = sorted({grain["model"] for grain in catalogue["grains"].values()})
     run_dbt(
-        ["compile", "--select", "kpi_rep_month"],
+        ["compile", "--select", *marts],
         tmp_path / "compile.duckdb",
         dt.date(2026, 11, 15),
         tmp_path / "target",
     )
-    compiled = next((tmp_path / "target" / "compiled").rglob("kpi_rep_month.sql")).read_text()
-    compiled = _squash(compiled)
-    for kpi in kc.load_catalogue()["kpis"]:
-        if kpi["row_formula"] is not None:
-            assert _squash(_render(kpi["row_formula"])) in compiled, kpi["name"]
-    assert "when pace >= 1.0 then 'on track'" in compiled
-    assert "when pace <= 0.9 then 'off track'" in compiled
-    # the mart's column descriptions are the catalogue's doc blocks
+    compiled = {
+        model: _squash(next((tmp_path / "target" / "compiled").rglob(f"{model}.sql")).read_text())
+        for model in marts
+    }
+    for kpi in catalogue["kpis"]:
+        if kpi["row_formula"] is None:
+            continue
+        formula = _squash(_render(kpi["row_formula"]))
+        models = _grain_models(catalogue, kpi)
+        assert any(formula in compiled[model] for model in models), kpi["name"]
+        if "kpi_rep_month" in models:
+            assert formula in compiled["kpi_rep_month"], kpi["name"]
+    assert "when pace >= 1.0 then 'on track'" in compiled["kpi_rep_month"]
+    assert "when pace <= 0.9 then 'off track'" in compiled["kpi_rep_month"]
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
-    mart = next(n for n in manifest["nodes"].values() if n["name"] == "kpi_rep_month")
-    for kpi in kc.load_catalogue()["kpis"]:
-        described = mart["columns"][kpi["name"]]["description"]
-        assert described.startswith(_squash(kpi["description"])), kpi["name"]
+    nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    for kpi in catalogue["kpis"]:
+        for model in _grain_models(catalogue, kpi):
+            described = nodes[model]["columns"][kpi["name"]]["description"]
+            assert described.startswith(_squash(kpi["description"])), (model, kpi["name"])
 
 
 # ------------------------------------------------------------------------- the Superset side
@@ -346,10 +400,13 @@ def test_superset_formulas_run_on_their_datasets():
         _table(con, dataset, {c["column_name"]: c["type"] for c in data["columns"]})
         for metric in metrics:
             con.execute(f"select {metric['expression']} from {dataset}").fetchall()
-    # the catalogue formulas also run on the mart's contract columns
-    _table(con, "mart", _mart_columns())
+    # the catalogue formulas also run on the contract columns of the marts of their grains
+    con.execute("create schema marts")
+    for grain in catalogue["grains"].values():
+        _table(con, f"marts.{grain['model']}", _model_columns(grain["model"]))
     for kpi in catalogue["kpis"]:
-        con.execute(f"select {kpi['formula']} from mart").fetchall()
+        for model in _grain_models(catalogue, kpi):
+            con.execute(f"select {kpi['formula']} from marts.{model}").fetchall()
 
 
 def test_ratio_formulas_are_ratios_of_sums():
@@ -371,3 +428,30 @@ def test_ratio_formulas_are_ratios_of_sums():
     # attainment and pace count revenue only where there is a target: 100 / 600, 100 / 300
     assert value("attainment") == pytest.approx(100 / 600)
     assert value("pace") == pytest.approx(100 / 300)
+
+
+def test_performance_ratios_are_ratios_of_sums():
+    """Two members: 3 won / 1 lost and 1 won / 5 lost make 4 / 10 = 40 %, not the mean 49.6 %;
+    velocity = open qualified x win rate x deal size / cycle days, each from the sums."""
+    catalogue = kc.load_catalogue()
+    con = duckdb.connect()
+    con.execute(
+        "create table mart as select * from (values"
+        " (3, 1, 300.0, 100.0, 30, 10, 20, 5),"
+        " (1, 5, 100.0, 500.0, 50, 0, 25, 3))"
+        " as t(won_opportunities, lost_opportunities, won_amount, lost_amount,"
+        " won_cycle_days, open_qualified_opportunities, activities, working_days)"
+    )
+
+    def value(name: str) -> float | None:
+        return con.execute(f"select {_kpi(catalogue, name)['formula']} from mart").fetchone()[0]
+
+    assert value("win_rate") == pytest.approx(4 / 10)
+    assert value("win_rate_by_value") == pytest.approx(400 / 1000)
+    assert value("average_deal_size") == pytest.approx(400 / 4)
+    assert value("sales_cycle_days") == pytest.approx(80 / 4)
+    assert value("sales_velocity") == pytest.approx(10 * (4 / 10) * (400 / 4) / (80 / 4))
+    assert value("activities_per_working_day") == pytest.approx(45 / 8)
+    con.execute("delete from mart")
+    for name in ("win_rate", "average_deal_size", "sales_velocity", "activities_per_working_day"):
+        assert value(name) is None, name

@@ -138,10 +138,13 @@ def expected_kpis(landing: Path, as_of: dt.date) -> dict[tuple[dt.date, str], di
         cost = (quantity * Decimal(line["unit_cost"])).quantize(CENT, ROUND_HALF_UP)
         bucket["cost"] += sign * cost
 
-    # Revenue targets per (rep, month)
+    # The reps' monthly revenue targets per (rep, month). The latest version is the one in force:
+    # the demo revises targets during their month only (tests/test_objectives.py applies the
+    # full history rule).
     targets: dict[tuple[str, dt.date], Decimal] = defaultdict(Decimal)
     for target in tables["sales_targets"]:
-        if target["Metric__c"] == "revenue" and not _true(target["IsDeleted"]):
+        is_rep_month = (target["Target_Level__c"], target["Period_Type__c"]) == ("rep", "month")
+        if is_rep_month and target["Metric__c"] == "revenue" and not _true(target["IsDeleted"]):
             month = _month(_date(target["Period_Start__c"]))
             targets[(target["OwnerId"], month)] += Decimal(target["Target_Value__c"])
 

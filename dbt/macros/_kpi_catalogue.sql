@@ -32,6 +32,130 @@
             when revenue = 0 then null
             else cast(gross_margin as {{ type_double() }}) / cast(revenue as {{ type_double() }})
         end
+    {%- elif name == 'meetings_held' -%}
+        sum(case when activity_type = 'meeting' and status = 'Held' then 1 else 0 end)
+    {%- elif name == 'activities_per_working_day' -%}
+        case
+            when working_days = 0 then null
+            else cast(activities as {{ type_double() }}) / working_days
+        end
+    {%- elif name == 'meetings_per_working_day' -%}
+        case
+            when working_days = 0 then null
+            else cast(meetings as {{ type_double() }}) / working_days
+        end
+    {%- elif name == 'new_opportunities' -%}
+        count(*)
+    {%- elif name == 'won_opportunities' -%}
+        sum(case when is_won then 1 else 0 end)
+    {%- elif name == 'lost_opportunities' -%}
+        sum(case when is_lost then 1 else 0 end)
+    {%- elif name == 'won_amount' -%}
+        sum(case when is_won then amount else 0 end)
+    {%- elif name == 'lost_amount' -%}
+        sum(case when is_lost then amount else 0 end)
+    {%- elif name == 'won_cycle_days' -%}
+        sum(case when is_won then cycle_days else 0 end)
+    {%- elif name == 'calls_to_meetings' -%}
+        case
+            when calls = 0 then null
+            else cast(meetings as {{ type_double() }}) / calls
+        end
+    {%- elif name == 'meetings_to_opportunities' -%}
+        case
+            when meetings = 0 then null
+            else cast(new_opportunities as {{ type_double() }}) / meetings
+        end
+    {%- elif name == 'proposals_to_won' -%}
+        case
+            when proposals = 0 then null
+            else cast(won_opportunities as {{ type_double() }}) / proposals
+        end
+    {%- elif name == 'quotes_to_won' -%}
+        case
+            when quotes = 0 then null
+            else cast(won_opportunities as {{ type_double() }}) / quotes
+        end
+    {%- elif name == 'win_rate' -%}
+        case
+            when won_opportunities + lost_opportunities = 0 then null
+            else
+                cast(won_opportunities as {{ type_double() }})
+                / (won_opportunities + lost_opportunities)
+        end
+    {%- elif name == 'win_rate_by_value' -%}
+        case
+            when won_amount + lost_amount = 0 then null
+            else
+                cast(won_amount as {{ type_double() }})
+                / cast(won_amount + lost_amount as {{ type_double() }})
+        end
+    {%- elif name == 'average_deal_size' -%}
+        case
+            when won_opportunities = 0 then null
+            else cast(won_amount as {{ type_double() }}) / won_opportunities
+        end
+    {%- elif name == 'sales_cycle_days' -%}
+        case
+            when won_opportunities = 0 then null
+            else cast(won_cycle_days as {{ type_double() }}) / won_opportunities
+        end
+    {%- elif name == 'open_opportunities' -%}
+        count(*)
+    {%- elif name == 'open_qualified_opportunities' -%}
+        sum(case when stage_order >= 2 then 1 else 0 end)
+    {%- elif name == 'open_pipeline' -%}
+        sum(amount)
+    {%- elif name == 'weighted_pipeline' -%}
+        sum(amount * probability / 100)
+    {%- elif name == 'open_in_period_pipeline' -%}
+        sum(case when close_date between period_start and period_end then amount else 0 end)
+    {%- elif name == 'sales_velocity' -%}
+        case
+            when won_opportunities = 0 or won_cycle_days = 0 then null
+            else
+                cast(open_qualified_opportunities as {{ type_double() }})
+                * (cast(won_opportunities as {{ type_double() }})
+                    / (won_opportunities + lost_opportunities))
+                * (cast(won_amount as {{ type_double() }}) / won_opportunities)
+                / (cast(won_cycle_days as {{ type_double() }}) / won_opportunities)
+        end
+    {%- elif name == 'revenue_growth_same_point' -%}
+        case
+            when revenue_prev_same_point = 0 then null
+            else
+                cast(revenue - revenue_prev_same_point as {{ type_double() }})
+                / cast(revenue_prev_same_point as {{ type_double() }})
+        end
+    {%- elif name == 'activities_growth_same_point' -%}
+        case
+            when activities_prev_same_point = 0 then null
+            else
+                cast(activities - activities_prev_same_point as {{ type_double() }})
+                / activities_prev_same_point
+        end
+    {%- elif name == 'won_amount_growth_same_point' -%}
+        case
+            when won_amount_prev_same_point = 0 then null
+            else
+                cast(won_amount - won_amount_prev_same_point as {{ type_double() }})
+                / cast(won_amount_prev_same_point as {{ type_double() }})
+        end
+    {%- elif name == 'next_step_conversion' -%}
+        case
+            when entered = 0 then null
+            else cast(advanced as {{ type_double() }}) / entered
+        end
+    {%- elif name == 'cumulative_conversion' -%}
+        case
+            when cohort_opportunities = 0 then null
+            else cast(reached_from_cohort as {{ type_double() }}) / cohort_opportunities
+        end
+    {%- elif name == 'avg_days_in_stage' -%}
+        case
+            when exited = 0 then null
+            else cast(days_in_stage as {{ type_double() }}) / exited
+        end
     {%- elif name == 'revenue_target' -%}
         sum(target_value)
     {%- elif name == 'attainment' -%}
@@ -47,6 +171,11 @@
             else
                 cast(revenue as {{ type_double() }}) * days_in_month
                 / (cast(revenue_target as {{ type_double() }}) * elapsed_days)
+        end
+    {%- elif name == 'pipeline_coverage' -%}
+        case
+            when target - actual > 0
+                then cast(open_in_period_pipeline as {{ type_double() }}) / (target - actual)
         end
     {%- else -%}
         {{ exceptions.raise_compiler_error(

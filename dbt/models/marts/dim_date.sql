@@ -1,7 +1,17 @@
 -- One row per day from the first month with a (not deleted) activity or a posted invoice or
 -- credit note to the end of the as-of year (or of the year of the last dated record, if later,
--- e.g. meetings planned next year).
+-- e.g. meetings planned next year). A working day is Monday to Friday and not a public holiday
+-- of the configured calendar (var holiday_calendar, a calendar_code of seeds/holidays.csv).
 with
+
+holidays as (
+    select
+        holiday_date,
+        min(holiday_name) as holiday_name
+    from {{ ref('holidays') }}
+    where calendar_code = '{{ var("holiday_calendar") }}'
+    group by holiday_date
+),
 
 activities as (
     select activity_date as record_date
@@ -61,16 +71,30 @@ days as (
     ) }}
 ),
 
+calendar_days as (
+    select
+        cast(days.date_day as date) as date_day,
+        holidays.holiday_name,
+        extract(isodow from days.date_day) in (6, 7) as is_weekend,
+        holidays.holiday_date is not null as is_holiday
+    from days
+    left join holidays
+        on cast(days.date_day as date) = holidays.holiday_date
+),
+
 final as (
     select
-        cast(date_day as date) as date_day,
+        date_day,
         {{ month_start('date_day') }} as month_start,
         cast({{ dbt.date_trunc('quarter', 'date_day') }} as date) as quarter_start,
         cast(extract(year from date_day) as integer) as year,
         cast(extract(month from date_day) as integer) as month,
         cast(extract(isodow from date_day) as integer) as day_of_week,
-        extract(isodow from date_day) in (6, 7) as is_weekend
-    from days
+        is_weekend,
+        is_holiday,
+        holiday_name,
+        not is_weekend and not is_holiday as is_working_day
+    from calendar_days
 )
 
 select * from final

@@ -1,5 +1,7 @@
 -- One row per sales activity (not deleted): calls, emails, meetings (every meeting status:
 -- "held only" quality rules come with challenges), proposals sent, quotes, signed contracts.
+-- The team and region are the owner's ON THE ACTIVITY DATE (int_reps__team_history), so
+-- activities stay with the team the rep belonged to that day.
 with
 
 activities as (
@@ -7,8 +9,8 @@ activities as (
     where not is_deleted
 ),
 
-reps as (
-    select * from {{ ref('dim_rep') }}
+team_history as (
+    select * from {{ ref('int_reps__team_history') }}
 ),
 
 final as (
@@ -18,13 +20,17 @@ final as (
         activities.activity_date,
         {{ month_start('activities.activity_date') }} as month_start,
         activities.rep_id,
-        reps.team_id,
+        team_history.team_id,
+        team_history.region_id,
         activities.source_object,
         activities.related_record_id,
         activities.status
     from activities
-    left join reps
-        on activities.rep_id = reps.rep_id
+    left join team_history
+        on
+            activities.rep_id = team_history.rep_id
+            and activities.activity_date >= team_history.valid_from
+            and activities.activity_date < team_history.valid_to
 )
 
 select * from final

@@ -1,6 +1,7 @@
 -- One row per line of a posted ERP invoice or credit note. Credit notes count negative;
 -- cancelled documents are excluded. The rep is the CRM user whose email is the
--- document's salesperson email (case-insensitive).
+-- document's salesperson email (case-insensitive); the team and region are the rep's ON THE
+-- DOCUMENT DATE (int_reps__team_history).
 with
 
 lines as (
@@ -10,6 +11,10 @@ lines as (
 
 reps as (
     select * from {{ ref('dim_rep') }}
+),
+
+team_history as (
+    select * from {{ ref('int_reps__team_history') }}
 ),
 
 final as (
@@ -23,7 +28,8 @@ final as (
         lines.customer_id,
         lines.product_id,
         reps.rep_id,
-        reps.team_id,
+        team_history.team_id,
+        team_history.region_id,
         lines.quantity,
         lines.revenue,
         lines.cost,
@@ -31,6 +37,11 @@ final as (
     from lines
     left join reps
         on lines.salesperson_email = reps.email
+    left join team_history
+        on
+            reps.rep_id = team_history.rep_id
+            and lines.invoice_date >= team_history.valid_from
+            and lines.invoice_date < team_history.valid_to
 )
 
 select * from final

@@ -40,13 +40,14 @@ revenue as (
 ),
 
 targets as (
+    -- the rep's monthly revenue targets in force (a revision after the month leaves it as it was)
     select
         rep_id,
-        {{ month_start('period_start') }} as month_start,
+        period_start as month_start,
         {{ kpi('revenue_target') }} as revenue_target
-    from {{ ref('stg_crm__sales_targets') }}
-    where metric = 'revenue' and not is_deleted
-    group by rep_id, {{ month_start('period_start') }}
+    from {{ ref('int_targets__in_force') }}
+    where target_level = 'rep' and period_type = 'month' and metric = 'revenue'
+    group by rep_id, period_start
 ),
 
 joined as (

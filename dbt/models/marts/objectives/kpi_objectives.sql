@@ -1,0 +1,208 @@
+-- One row per level (rep: an account executive in a team; team: the team's own objective),
+-- member, metric and period (month, quarter): target in force, actual to the as-of date and the
+-- pacing KPIs. Targets are spread over the working days of their period (int_targets__days):
+-- a rep's row covers the working days they were in that team (joiners and movers are prorated);
+-- a team's actual is the facts of its reps on the days they were in it. A period without a
+-- target of its own grain uses the targets of the other grain (a team's month: its share of the
+-- quarter target by working days; a rep's quarter: the sum of its month targets), see
+-- target_source. Status thresholds come from the KPI catalogue (kpi pace).
+{%- set metrics = [
+    ('revenue', 'revenue'), ('gross_margin', 'gross_margin'), ('calls', 'calls'),
+    ('meetings', 'meetings_held'), ('new_opportunities', 'new_opportunities')
+] %}
+{%- set grains = ['month', 'quarter'] %}
+
+with
+
+member_periods as (
+    select * from {{ ref('int_objectives__member_periods') }}
+),
+
+target_days as (
+    select
+        *,
+        date_day <= {{ as_of_date() }} as is_elapsed
+    from {{ ref('int_targets__days') }}
+),
+
+-- sqlfluff misreads the indentation of these loops' bodies
+-- noqa: disable=LT02
+target_periods_by_source as (
+    {%- for grain in grains %}
+    select
+        level,
+        member_id,
+        team_id,
+        metric,
+        '{{ grain }}' as period_grain,
+        {{ period_start(grain, 'date_day') }} as period_start,
+        period_type as target_source,
+        sum(daily_target) as target,  -- noqa: RF04
+        sum(case when is_elapsed then daily_target else 0 end) as prorated_target_to_date,
+        sum(case when is_elapsed then daily_target_calendar else 0 end)
+            as prorated_target_to_date_calendar
+    from target_days
+    group by  -- noqa: RF04
+        level, member_id, team_id, metric, {{ period_start(grain, 'date_day') }}, period_type
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+ranked_sources as (
+    -- targets set for the period's own grain win over the other grain's
+    select
+        *,
+        min(case when target_source = period_grain then 0 else 1 end) over (
+            partition by level, member_id, metric, period_grain, period_start
+        ) as best_source_rank,
+        case when target_source = period_grain then 0 else 1 end as source_rank
+    from target_periods_by_source
+),
+
+target_periods as (
+    select * from ranked_sources
+    where source_rank = best_source_rank
+),
+
+actuals as (
+    {%- for metric, measure in metrics %}
+    select
+        level,
+        member_id,
+        team_id,
+        period_grain,
+        period_start,
+        period_end,
+        first_member_day,
+        last_member_day,
+        working_days,
+        elapsed_working_days,
+        '{{ metric }}' as metric,
+        cast({{ measure }} as {{ type_double() }}) as actual
+    from member_periods
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+-- noqa: enable=LT02
+
+pipeline as (
+    select
+        level,
+        member_id,
+        period_grain,
+        period_start,
+        open_in_period_pipeline
+    from {{ ref('kpi_performance') }}
+    where level in ('rep', 'team') and period_grain in ('month', 'quarter')
+),
+
+joined as (
+    select
+        actuals.*,
+        target_periods.target_source,
+        target_periods.target,
+        target_periods.prorated_target_to_date,
+        target_periods.prorated_target_to_date_calendar,
+        -- the pipeline is the member's on the period's snapshot day: a mover's is on the row of
+        -- the team they are in that day
+        case
+            when
+                actuals.metric = 'revenue'
+                and actuals.first_member_day <= {{ as_of_date() }}
+                and (
+                    actuals.last_member_day >= {{ as_of_date() }}
+                    or actuals.last_member_day = actuals.period_end
+                )
+                then pipeline.open_in_period_pipeline
+        end as open_in_period_pipeline
+    from actuals
+    left join target_periods
+        on
+            actuals.level = target_periods.level
+            and actuals.member_id = target_periods.member_id
+            and actuals.team_id = target_periods.team_id
+            and actuals.metric = target_periods.metric
+            and actuals.period_grain = target_periods.period_grain
+            and actuals.period_start = target_periods.period_start
+    left join pipeline
+        on
+            actuals.level = pipeline.level
+            and actuals.member_id = pipeline.member_id
+            and actuals.period_grain = pipeline.period_grain
+            and actuals.period_start = pipeline.period_start
+    where target_periods.target is not null or actuals.period_start <= {{ as_of_date() }}
+),
+
+paced as (
+    select
+        *,
+        case
+            when target is null or target = 0 or prorated_target_to_date = 0 then null
+            else actual / prorated_target_to_date
+        end as pace,
+        working_days - elapsed_working_days as remaining_working_days
+    from joined
+),
+
+named as (
+    select
+        paced.*,
+        coalesce(reps.rep_name, teams.team_name) as member_name,
+        teams.team_name
+    from paced
+    left join {{ ref('dim_rep') }} as reps
+        on paced.level = 'rep' and paced.member_id = reps.rep_id
+    left join {{ ref('dim_team') }} as teams
+        on paced.team_id = teams.team_id
+),
+
+final as (
+    select
+        level,
+        member_id,
+        cast(member_name as varchar) as member_name,
+        team_id,
+        team_name,
+        metric,
+        period_grain,
+        cast(period_start as date) as period_start,
+        cast(period_end as date) as period_end,
+        target_source,
+        cast(target as decimal(18, 2)) as target,  -- noqa: RF04
+        cast(actual as decimal(18, 2)) as actual,
+        case when target <> 0 then actual / target end as attainment,
+        cast(working_days as integer) as working_days,
+        cast(elapsed_working_days as integer) as elapsed_working_days,
+        cast(remaining_working_days as integer) as remaining_working_days,
+        cast(prorated_target_to_date as decimal(18, 2)) as prorated_target_to_date,
+        cast(prorated_target_to_date_calendar as decimal(18, 2))
+            as prorated_target_to_date_calendar,
+        pace,
+        case
+            when target is null or target = 0 then 'no target'
+            when pace is null then 'not started'
+            when pace >= {{ kpi_threshold('pace', 'green') }} then 'on track'
+            when pace <= {{ kpi_threshold('pace', 'red') }} then 'off track'
+            else 'at risk'
+        end as status,
+        case
+            when elapsed_working_days > 0
+                then actual * working_days / elapsed_working_days
+        end as run_rate_projection,
+        case
+            when target is not null and remaining_working_days > 0
+                then greatest(target - actual, 0) / remaining_working_days
+        end as required_daily_rate,
+        cast(actual - target as decimal(18, 2)) as gap,
+        case when target <> 0 then (actual - target) / target end as gap_pct,
+        cast(open_in_period_pipeline as decimal(18, 2)) as open_in_period_pipeline,
+        {{ kpi('pipeline_coverage') }} as pipeline_coverage,
+        {{ as_of_date() }} as as_of_date
+    from named
+)
+
+select * from final

@@ -1,0 +1,230 @@
+-- sqlfluff:indentation:template_blocks_indent:False
+-- (sqlfluff: the Jinja loops below write one select per period grain or level, unindented.)
+-- The sales funnel: one row per level (rep, team, region, company), member, period (day, week,
+-- month, quarter) and funnel stage (Prospecting .. Negotiation, Closed Won) up to the as-of
+-- date. Two readings:
+--   - stage cohort: opportunities that FIRST entered the stage in the period (entered), how many
+--     of them went on to a later stage (advanced; Closed Lost is not a step) and the days they
+--     spent in the stage before their next change (days_in_stage over exited);
+--   - creation cohort: opportunities created in the period (cohort_opportunities) and how many
+--     of them reached the stage (reached_from_cohort), the cumulative conversion.
+-- Only each stage's first entry counts (fct_opportunity_history.is_first_entry): a deal
+-- reopened after being won enters Closed Won once. Opportunities stay with the team and region
+-- of their owner on the day of the stage entry (stage cohort) or of the creation (cohort).
+{%- set measures = [
+    'entered', 'advanced', 'exited', 'days_in_stage', 'cohort_opportunities',
+    'reached_from_cohort'
+] %}
+{%- set levels = [
+    ('rep', 'rep_id'), ('team', 'team_id'), ('region', 'region_id'), ('company', 'company_id')
+] %}
+
+with
+
+reps as (
+    select * from {{ ref('dim_rep') }}
+),
+
+teams as (
+    select * from {{ ref('dim_team') }}
+),
+
+regions as (
+    select
+        region_id,
+        min(region_name) as region_name
+    from teams
+    where region_id is not null
+    group by region_id
+),
+
+history as (
+    select history.*
+    from {{ ref('fct_opportunity_history') }} as history
+    inner join reps
+        on history.rep_id = reps.rep_id
+    where reps.role_type = 'rep' and history.valid_from <= {{ as_of_date() }}
+),
+
+first_entries as (
+    select * from history
+    where is_first_entry and stage_order is not null and stage_name != 'Closed Lost'
+),
+
+furthest_stage as (
+    select
+        opportunity_id,
+        max(stage_order) as max_stage_order
+    from first_entries
+    group by opportunity_id
+),
+
+stage_visits as (
+    select
+        first_entries.opportunity_id,
+        first_entries.rep_id,
+        first_entries.team_id,
+        first_entries.region_id,
+        first_entries.stage_name,
+        first_entries.stage_order,
+        first_entries.valid_from as entered_date,
+        case
+            when furthest_stage.max_stage_order > first_entries.stage_order then 1 else 0
+        end as advanced,
+        case
+            when not first_entries.is_closed_stage
+                then {{ dbt.datediff('first_entries.valid_from', 'next_change.valid_from', 'day') }}
+        end as days_in_stage
+    from first_entries
+    inner join furthest_stage
+        on first_entries.opportunity_id = furthest_stage.opportunity_id
+    left join history as next_change
+        on
+            first_entries.opportunity_id = next_change.opportunity_id
+            and next_change.change_number = first_entries.change_number + 1
+),
+
+funnel_stages as (
+    select distinct
+        stage_name,
+        stage_order
+    from first_entries
+),
+
+cohorts as (
+    select
+        opportunity_id,
+        rep_id,
+        team_id,
+        region_id,
+        valid_from as created_date
+    from history
+    where change_number = 1
+),
+
+contributions as (
+    {%- for grain in period_grains() %}
+    select
+        '{{ grain }}' as period_grain,
+        {{ period_start(grain, 'entered_date') }} as period_start,
+        rep_id,
+        team_id,
+        region_id,
+        stage_name,
+        stage_order,
+        1 as entered,
+        advanced,
+        case when days_in_stage is null then 0 else 1 end as exited,
+        coalesce(days_in_stage, 0) as days_in_stage,
+        0 as cohort_opportunities,
+        0 as reached_from_cohort
+    from stage_visits
+    union all
+    select
+        '{{ grain }}' as period_grain,
+        {{ period_start(grain, 'cohorts.created_date') }} as period_start,
+        cohorts.rep_id,
+        cohorts.team_id,
+        cohorts.region_id,
+        first_entries.stage_name,
+        first_entries.stage_order,
+        0 as entered,
+        0 as advanced,
+        0 as exited,
+        0 as days_in_stage,
+        0 as cohort_opportunities,
+        1 as reached_from_cohort
+    from cohorts
+    inner join first_entries
+        on cohorts.opportunity_id = first_entries.opportunity_id
+    union all
+    -- the cohort's size, once per stage of the funnel
+    select
+        '{{ grain }}' as period_grain,
+        {{ period_start(grain, 'cohorts.created_date') }} as period_start,
+        cohorts.rep_id,
+        cohorts.team_id,
+        cohorts.region_id,
+        funnel_stages.stage_name,
+        funnel_stages.stage_order,
+        0 as entered,
+        0 as advanced,
+        0 as exited,
+        0 as days_in_stage,
+        1 as cohort_opportunities,
+        0 as reached_from_cohort
+    from cohorts
+    cross join funnel_stages
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+-- Postgres cannot group by a constant: the company is a column.
+keyed_contributions as (
+    select
+        *,
+        'company' as company_id
+    from contributions
+),
+
+by_level as (
+    {%- for level, key in levels %}
+    select
+        {%- for measure in measures %}
+        sum({{ measure }}) as {{ measure }},
+        {%- endfor %}
+        -- a median is not a sum: computed from the opportunities' own days at every level
+        percentile_cont(0.5) within group (
+            order by case when exited = 1 then days_in_stage end
+        ) as median_days_in_stage,
+        '{{ level }}' as level,  -- noqa: RF04
+        {{ key }} as member_id,
+        period_grain,
+        period_start,
+        stage_name,
+        stage_order
+    from keyed_contributions
+    where {{ key }} is not null
+    group by {{ key }}, period_grain, period_start, stage_name, stage_order
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+final as (
+    select
+        by_level.level,
+        by_level.member_id,
+        case by_level.level
+            when 'rep' then reps.rep_name
+            when 'team' then teams.team_name
+            when 'region' then regions.region_name
+            else 'Company'
+        end as member_name,
+        by_level.period_grain,
+        cast(by_level.period_start as date) as period_start,
+        by_level.stage_name,
+        cast(by_level.stage_order as integer) as stage_order,
+        {%- for measure in measures %}
+        cast(by_level.{{ measure }} as integer) as {{ measure }},
+        {%- endfor %}
+        {%- for kpi_name in [
+            'next_step_conversion', 'cumulative_conversion', 'avg_days_in_stage'
+        ] %}
+        {{ kpi(kpi_name) }} as {{ kpi_name }},
+        {%- endfor %}
+        cast(by_level.median_days_in_stage as {{ type_double() }}) as median_days_in_stage,
+        {{ as_of_date() }} as as_of_date
+    from by_level
+    left join reps
+        on by_level.level = 'rep' and by_level.member_id = reps.rep_id
+    left join teams
+        on by_level.level = 'team' and by_level.member_id = teams.team_id
+    left join regions
+        on by_level.level = 'region' and by_level.member_id = regions.region_id
+)
+
+select * from final

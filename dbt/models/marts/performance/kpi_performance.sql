@@ -1,0 +1,313 @@
+-- sqlfluff:indentation:template_blocks_indent:False
+-- (sqlfluff: the Jinja loops below write one select per period grain or level, unindented.)
+-- One row per level (rep, team, region, company), member and period (day, week, month,
+-- quarter) up to the as-of date: activity, opportunity and revenue sums to date, the pipeline
+-- at the period's end (the as-of date for the current period), the previous period's sums up
+-- to the same elapsed point, and every KPI as a ratio of those sums (never an average of ratios).
+-- Facts stay with the team and region the rep belonged to on the day of the event
+-- (kpi_rep_day); the pipeline with the owner's team on the snapshot day.
+-- Every KPI's formula comes from the KPI catalogue (dbt/kpis.yml) through kpi().
+{%- set measures = [
+    'calls', 'emails', 'meetings', 'meetings_held', 'proposals', 'quotes', 'contracts',
+    'activities', 'new_opportunities', 'won_opportunities', 'lost_opportunities', 'won_amount',
+    'lost_amount', 'won_cycle_days', 'quantity', 'revenue', 'cost', 'gross_margin'
+] %}
+{%- set pipeline_measures = [
+    'open_opportunities', 'open_qualified_opportunities', 'open_pipeline', 'weighted_pipeline',
+    'open_in_period_pipeline'
+] %}
+{%- set prev_measures = [] %}
+{%- for m in measures %}{% do prev_measures.append(m ~ '_prev_same_point') %}{% endfor %}
+{%- set summed = measures + prev_measures + pipeline_measures %}
+{%- set money_measures = [
+    'won_amount', 'lost_amount', 'revenue', 'cost', 'gross_margin'
+] %}
+{%- set levels = [
+    ('rep', 'rep_id'), ('team', 'team_id'), ('region', 'region_id'), ('company', 'company_id')
+] %}
+
+with
+
+rep_days as (
+    select * from {{ ref('kpi_rep_day') }}
+),
+
+reps as (
+    select * from {{ ref('dim_rep') }}
+),
+
+teams as (
+    select * from {{ ref('dim_team') }}
+),
+
+regions as (
+    select
+        region_id,
+        min(region_name) as region_name
+    from teams
+    where region_id is not null
+    group by region_id
+),
+
+team_history as (
+    select * from {{ ref('int_reps__team_history') }}
+),
+
+calendar as (
+    select
+        date_day,
+        is_working_day
+    from {{ ref('dim_date') }}
+    where date_day <= {{ as_of_date() }}
+),
+
+period_days as (
+    {%- for grain in period_grains() %}
+    select
+        '{{ grain }}' as period_grain,
+        {{ period_start(grain, 'date_day') }} as period_start,
+        {{ period_end(grain, period_start(grain, 'date_day')) }} as period_end,
+        is_working_day
+    from calendar
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+periods as (
+    select
+        period_grain,
+        period_start,
+        period_end,
+        sum(case when is_working_day then 1 else 0 end) as working_days,
+        case
+            when period_end < {{ as_of_date() }} then period_end
+            else {{ as_of_date() }}
+        end as snapshot_date
+    from period_days
+    group by period_grain, period_start, period_end
+),
+
+-- The elapsed point: how many days into the period the as-of date (or, for a past period, its
+-- last day) is. The previous period is compared up to the same offset from its start.
+elapsed as (
+    select
+        *,
+        {{ dbt.datediff('period_start', 'snapshot_date', 'day') }} as elapsed_offset  -- noqa: LT05
+    from periods
+),
+
+current_sums as (
+    {%- for grain in period_grains() %}
+    select
+        {%- for measure in measures %}
+        sum({{ measure }}) as {{ measure }},
+        {%- endfor %}
+        {%- for measure in prev_measures + pipeline_measures %}
+        0 as {{ measure }},
+        {%- endfor %}
+        '{{ grain }}' as period_grain,
+        {{ period_start(grain, 'date_day') }} as period_start,
+        rep_id,
+        team_id,
+        region_id
+    from rep_days
+    group by {{ period_start(grain, 'date_day') }}, rep_id, team_id, region_id
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+-- Each day of a period counts for the NEXT period's comparison when it lies no further from
+-- its period's start than the next period's elapsed point (month-to-date against the same
+-- days of the previous month, clamped to its length; same weekday for weeks; the previous
+-- day for days).
+previous_sums as (
+    {%- for grain in period_grains() %}
+    select
+        {%- for measure in measures %}
+        0 as {{ measure }},
+        {%- endfor %}
+        {%- for measure in measures %}
+        sum(rep_days.{{ measure }}) as {{ measure }}_prev_same_point,
+        {%- endfor %}
+        {%- for measure in pipeline_measures %}
+        0 as {{ measure }},
+        {%- endfor %}
+        '{{ grain }}' as period_grain,
+        next_periods.period_start,
+        rep_days.rep_id,
+        rep_days.team_id,
+        rep_days.region_id
+    from rep_days
+    inner join elapsed as next_periods
+        on
+            next_periods.period_grain = '{{ grain }}'
+            and next_periods.period_start
+            = {{ period_shift(grain, period_start(grain, 'rep_days.date_day'), 1) }}
+    where
+        {{ dbt.datediff(period_start(grain, 'rep_days.date_day'), 'rep_days.date_day', 'day') }}
+        <= next_periods.elapsed_offset
+    group by
+        next_periods.period_start, rep_days.rep_id, rep_days.team_id, rep_days.region_id
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+-- Open opportunities at the end of the period's snapshot day, with the owner's team that day.
+open_opportunities as (
+    select
+        periods.period_grain,
+        periods.period_start,
+        periods.period_end,
+        history.rep_id,
+        team_history.team_id,
+        team_history.region_id,
+        history.stage_order,
+        history.amount,
+        history.probability,
+        history.close_date
+    from periods
+    inner join {{ ref('fct_opportunity_history') }} as history
+        on
+            periods.snapshot_date >= history.valid_from
+            and periods.snapshot_date < history.valid_to
+    inner join reps
+        on history.rep_id = reps.rep_id
+    left join team_history
+        on
+            history.rep_id = team_history.rep_id
+            and periods.snapshot_date >= team_history.valid_from
+            and periods.snapshot_date < team_history.valid_to
+    where not history.is_closed_stage and reps.role_type = 'rep'
+),
+
+pipeline_sums as (
+    select
+        {%- for measure in measures + prev_measures %}
+        0 as {{ measure }},
+        {%- endfor %}
+        {%- for measure in pipeline_measures %}
+        {{ kpi(measure) }} as {{ measure }},
+        {%- endfor %}
+        period_grain,
+        period_start,
+        rep_id,
+        team_id,
+        region_id
+    from open_opportunities
+    group by period_grain, period_start, rep_id, team_id, region_id
+),
+
+contributions as (
+    select * from current_sums
+    union all
+    select * from previous_sums
+    union all
+    select * from pipeline_sums
+),
+
+-- Postgres cannot group by a constant: the company is a column.
+keyed_contributions as (
+    select
+        *,
+        'company' as company_id
+    from contributions
+),
+
+by_level as (
+    {%- for level, key in levels %}
+    select
+        {%- for measure in summed %}
+        sum({{ measure }}) as {{ measure }},
+        {%- endfor %}
+        '{{ level }}' as level,  -- noqa: RF04
+        {{ key }} as member_id,
+        period_grain,
+        period_start
+    from keyed_contributions
+    where {{ key }} is not null
+    group by {{ key }}, period_grain, period_start
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+joined as (
+    select
+        by_level.*,
+        elapsed.period_end,
+        elapsed.working_days,
+        elapsed.elapsed_offset,
+        case by_level.level
+            when 'rep' then reps.rep_name
+            when 'team' then teams.team_name
+            when 'region' then regions.region_name
+            else 'Company'
+        end as member_name,
+        -- row-level security keys (as kpi_rep_month): the rep's own rows; a manager's reps
+        -- and team
+        case when by_level.level = 'rep' then reps.email end as rep_email,
+        case by_level.level
+            when 'rep' then reps.manager_email
+            when 'team' then teams.manager_email
+        end as manager_email
+    from by_level
+    inner join elapsed
+        on
+            by_level.period_grain = elapsed.period_grain
+            and by_level.period_start = elapsed.period_start
+    left join reps
+        on by_level.level = 'rep' and by_level.member_id = reps.rep_id
+    left join teams
+        on by_level.level = 'team' and by_level.member_id = teams.team_id
+    left join regions
+        on by_level.level = 'region' and by_level.member_id = regions.region_id
+),
+
+final as (
+    select
+        level,
+        member_id,
+        member_name,
+        rep_email,
+        manager_email,
+        period_grain,
+        cast(period_start as date) as period_start,
+        cast(period_end as date) as period_end,
+        period_end >= {{ as_of_date() }} as is_current_period,
+        cast(elapsed_offset + 1 as integer) as elapsed_days,
+        cast(working_days as integer) as working_days,
+        {%- for measure in measures + prev_measures %}
+        {%- if measure.startswith('quantity') %}
+        cast({{ measure }} as decimal(18, 3)) as {{ measure }},
+        {%- elif measure.split('_prev')[0] in money_measures %}
+        cast({{ measure }} as decimal(18, 2)) as {{ measure }},
+        {%- else %}
+        cast({{ measure }} as integer) as {{ measure }},
+        {%- endif %}
+        {%- endfor %}
+        cast(open_opportunities as integer) as open_opportunities,
+        cast(open_qualified_opportunities as integer) as open_qualified_opportunities,
+        cast(open_pipeline as decimal(18, 2)) as open_pipeline,
+        cast(weighted_pipeline as decimal(18, 2)) as weighted_pipeline,
+        cast(open_in_period_pipeline as decimal(18, 2)) as open_in_period_pipeline,
+        {%- for kpi_name in [
+            'activities_per_working_day', 'meetings_per_working_day', 'calls_to_meetings',
+            'meetings_to_opportunities', 'proposals_to_won', 'quotes_to_won', 'win_rate',
+            'win_rate_by_value', 'average_deal_size', 'sales_cycle_days', 'sales_velocity',
+            'margin_pct', 'revenue_growth_same_point', 'activities_growth_same_point',
+            'won_amount_growth_same_point'
+        ] %}
+        {{ kpi(kpi_name) }} as {{ kpi_name }},
+        {%- endfor %}
+        {{ as_of_date() }} as as_of_date
+    from joined
+)
+
+select * from final
