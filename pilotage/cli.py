@@ -106,25 +106,89 @@ def main(verbose: bool) -> None:
     help="Size multiplier: 1 is a few dozen reps and tens of thousands of activities.",
 )
 @click.option("--clean", is_flag=True, help="Delete the extract files already landed first.")
+@click.option(
+    "--profile",
+    type=click.Choice(["demo", "large"]),
+    default="demo",
+    show_default=True,
+    help="Volumes per rep and per order: 'large' (busier reps, long orders) at --scale 67 is "
+    "2,000 reps, 10 million activities, 2 million invoice lines (docs/scale.md).",
+)
+@click.option(
+    "--drops",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Also write N daily drops after the as-of date, each holding only that day's changes "
+    "(new records, stage moves, amount revisions, a team change, a revised target, deletions, "
+    "cancelled invoices), in an adversarial delivery order: a drop late after a newer one, a "
+    "drop delivered twice, the last one again under another name (ingestion/demo/drops.py).",
+)
 @AS_OF
 @DATA_DIR
-def generate(seed: int, scale: float, clean: bool, as_of: str | None, data_dir: str | None) -> None:
+def generate(
+    seed: int,
+    scale: float,
+    clean: bool,
+    profile: str,
+    drops: int,
+    as_of: str | None,
+    data_dir: str | None,
+) -> None:
     """Write deterministic demo CRM and ERP extracts into the landing folder.
 
     Twelve months of activity ending with the as-of month, in the shapes Salesforce-style CRMs
-    and ERPs export (see ingestion/README.md).
+    and ERPs export (see ingestion/README.md). With --drops N, N daily drops of changes follow.
     """
     settings = _apply_options(as_of, data_dir)
-    _generate(settings, seed, scale, clean)
+    if drops:
+        _generate_drops(settings, seed, scale, drops, clean, profile)
+    else:
+        _generate(settings, seed, scale, clean, profile)
 
 
-def _generate(settings: Settings, seed: int, scale: float, clean: bool = False) -> None:
+def _generate_drops(
+    settings: Settings, seed: int, scale: float, days: int, clean: bool, profile: str
+) -> None:
+    from ingestion.demo.drops import generate_drops
+    from ingestion.extracts import ALL_EXTRACTS
+
+    _step(
+        f"generating the demo and {days} daily drops (seed {seed}, scale {scale}) into "
+        f"{settings.landing_dir}"
+    )
+    sequence = generate_drops(
+        seed=seed, scale=scale, as_of=settings.as_of, days=days, profile=profile
+    )
+    if clean:
+        for extract in ALL_EXTRACTS:
+            for path in extract.files(settings.landing_dir):
+                path.unlink()
+    for delivery in sequence.deliveries:
+        files = delivery.write(settings.landing_dir)
+        rows = sum(len(r) for r in delivery.files.values())
+        click.echo(
+            f"    drop {delivery.drop} as *_{delivery.name}: {delivery.kind}, "
+            f"{len(files)} files, {rows:,} rows"
+        )
+    current = sum(len(rows) for rows in sequence.truth.values())
+    click.echo(f"    final state: {current:,} current records (deleted ones excluded)")
+
+
+def _generate(
+    settings: Settings, seed: int, scale: float, clean: bool = False, profile: str = "demo"
+) -> None:
     from ingestion.demo.generator import generate as generate_extracts
 
     _step(f"generating demo extracts (seed {seed}, scale {scale}) into {settings.landing_dir}")
     started = time.monotonic()
     counts = generate_extracts(
-        settings.landing_dir, seed=seed, scale=scale, as_of=settings.as_of, clean=clean
+        settings.landing_dir,
+        seed=seed,
+        scale=scale,
+        as_of=settings.as_of,
+        clean=clean,
+        profile=profile,
     )
     total = sum(counts.values())
     click.echo(f"    {total:,} rows in {len(counts)} files ({time.monotonic() - started:.1f} s)")
@@ -506,6 +570,12 @@ def _serve(settings: Settings, superset_port: int, dagster_port: int | None) -> 
         click.echo("\nstopping...")
     finally:
         stop()
+
+
+# `pilotage challenges ...`: challenges as code (pilotage/challenges.py, docs/challenges.md).
+from pilotage.challenges import cli as challenges_cli  # noqa: E402 - registered after main
+
+main.add_command(challenges_cli)
 
 
 if __name__ == "__main__":

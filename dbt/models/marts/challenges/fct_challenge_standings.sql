@@ -1,0 +1,103 @@
+-- One row per challenge and participant: total points over the started rounds, rank (ties share
+-- a rank: 1, 1, 3), the highest badge earned, and the share of the challenge's total points
+-- (for a company challenge: each rep's contribution to the collective goal and its progress).
+with
+
+definitions as (
+    select * from {{ ref('int_challenges__definitions') }}
+),
+
+participants as (
+    select * from {{ ref('int_challenges__participants') }}
+),
+
+scores as (
+    select * from {{ ref('fct_challenge_scores') }}
+),
+
+badges as (
+    select * from {{ ref('challenge_badges') }}
+),
+
+totals as (
+    select
+        participants.challenge_id,
+        participants.participant_id,
+        participants.participant_type,
+        participants.participant_name,
+        coalesce(sum(scores.points), 0) as total_points
+    from participants
+    left join scores
+        on
+            participants.challenge_id = scores.challenge_id
+            and participants.participant_id = scores.participant_id
+    group by
+        participants.challenge_id,
+        participants.participant_id,
+        participants.participant_type,
+        participants.participant_name
+),
+
+best_badges as (
+    select
+        totals.challenge_id,
+        totals.participant_id,
+        badges.badge,
+        badges.label as badge_label,
+        row_number() over (
+            partition by totals.challenge_id, totals.participant_id
+            order by badges.min_points desc
+        ) as badge_rank
+    from totals
+    inner join badges
+        on
+            totals.challenge_id = badges.challenge_id
+            and totals.total_points >= badges.min_points
+),
+
+ranked as (
+    select
+        totals.*,
+        rank() over (
+            partition by totals.challenge_id order by totals.total_points desc
+        ) as standing_rank,
+        count(*) over (partition by totals.challenge_id) as participants_count,
+        sum(totals.total_points) over (partition by totals.challenge_id) as challenge_points
+    from totals
+),
+
+final as (
+    select
+        ranked.challenge_id,
+        definitions.challenge_label,
+        ranked.participant_id,
+        ranked.participant_type,
+        ranked.participant_name,
+        definitions.scoring,
+        definitions.period_start,
+        definitions.period_end,
+        {{ as_of_date() }} between definitions.period_start and definitions.period_end as is_live,
+        definitions.is_replay,
+        cast(ranked.total_points as {{ type_double() }}) as total_points,
+        cast(ranked.standing_rank as integer) as standing_rank,
+        cast(ranked.participants_count as integer) as participants_count,
+        best_badges.badge,
+        best_badges.badge_label,
+        cast(ranked.challenge_points as {{ type_double() }}) as challenge_points,
+        cast(ranked.total_points / nullif(ranked.challenge_points, 0) as {{ type_double() }})
+            as contribution_share,
+        cast(definitions.goal_points as {{ type_double() }}) as goal_points,
+        cast(
+            ranked.challenge_points / nullif(definitions.goal_points, 0) as {{ type_double() }}
+        ) as goal_progress
+    from ranked
+    inner join definitions
+        on ranked.challenge_id = definitions.challenge_id
+    left join best_badges
+        on
+            ranked.challenge_id = best_badges.challenge_id
+            and ranked.participant_id = best_badges.participant_id
+            and best_badges.badge_rank = 1
+)
+
+select * from final

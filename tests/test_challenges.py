@@ -1,0 +1,471 @@
+"""Challenges as code (challenges/*.yml, pilotage/challenges.py, dbt models */challenges).
+
+- the challenge files are validated with messages that name the file and the field;
+- the seeds derived from them are checked for drift and regenerated;
+- the three example challenges' standings are computed here, independently, in plain Python from
+  the demo extract files (csv module), and compared with the marts the pipeline built;
+- a replay on a past period gives that period's standings and leaves the published marts alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+import textwrap
+from collections import defaultdict
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from pilotage import challenges
+from pilotage.cli import main as cli_main
+
+from .conftest import AS_OF
+
+VALID = textwrap.dedent(
+    """
+    name: sprint
+    label: Sprint
+    description: A test challenge.
+    participants: reps
+    period: {start: 2026-10-05, end: 2026-11-01, rounds: week}
+    scoring: absolute
+    metrics:
+      - {metric: meetings_held, weight: 5, cap: 8}
+    badges:
+      - {name: gold, label: Gold, min_points: 100}
+    """
+)
+
+
+def _write(folder: Path, changes: dict, name: str = "sprint") -> Path:
+    data = yaml.safe_load(VALID)
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    path = folder / f"{name}.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------ validation
+
+
+def test_the_valid_template_loads(tmp_path: Path) -> None:
+    _write(tmp_path, {})
+    (challenge,) = challenges.load_challenges(tmp_path)
+    assert challenge["period"] == {
+        "start": dt.date(2026, 10, 5),
+        "end": dt.date(2026, 11, 1),
+        "rounds": "week",
+    }
+    assert challenge["metrics"] == [{"metric": "meetings_held", "weight": 5, "cap": 8}]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"label": None}, "missing field `label`"),
+        ({"colour": "red"}, "unknown field `colour`"),
+        ({"name": "other"}, "`name` (other) must be the file name (sprint)"),
+        ({"participants": "everyone"}, "`participants` must be one of reps, teams, company"),
+        (
+            {"period": {"start": "2026-11-01", "end": "2026-10-01"}},
+            "`period.end` (2026-10-01) is before `period.start` (2026-11-01)",
+        ),
+        ({"period": {"start": "2026-13-01", "end": "2026-10-01"}}, "`period.start` must be a date"),
+        (
+            {"period": {"start": "2026-10-01", "end": "2026-10-31", "rounds": "fortnight"}},
+            "`period.rounds` must be one of",
+        ),
+        ({"metrics": [{"metric": "handshakes"}]}, "`metrics[0]`.metric 'handshakes' is not one"),
+        ({"metrics": [{"metric": "calls", "cap": -1}]}, "`metrics[0]`.cap must be a positive"),
+        ({"metrics": [{"metric": "calls", "weight": 0}]}, "`metrics[0]`.weight must be a positive"),
+        (
+            {"metrics": [{"metric": "calls"}, {"metric": "calls"}]},
+            "`metrics[1]`.metric calls is listed twice",
+        ),
+        ({"metrics": []}, "`metrics` must be a non-empty list"),
+        ({"scoring": "improvement"}, "`baseline` (start, end) is required"),
+        (
+            {"baseline": {"start": "2026-09-01", "end": "2026-09-30"}},
+            "`baseline` is only for scoring: improvement",
+        ),
+        (
+            {"scoring": "percent_of_target"},
+            "`period.rounds` must be month or quarter with percent_of_target",
+        ),
+        (
+            {
+                "scoring": "percent_of_target",
+                "period": {"start": "2026-10-05", "end": "2026-10-31", "rounds": "month"},
+            },
+            "`period` must start and end on whole months with percent_of_target",
+        ),
+        (
+            {"scoring": "percent_of_target", "metrics": [{"metric": "quotes"}]},
+            "`metrics[0]`.metric quotes has no sales target",
+        ),
+        ({"participants": "company"}, "`goal` must be {points: N} for participants: company"),
+        ({"goal": {"points": 10}}, "`goal` is only for participants: company"),
+        (
+            {"badges": [{"name": "gold", "label": "Gold"}]},
+            "`badges[0]` must have exactly name, label and min_points",
+        ),
+    ],
+)
+def test_invalid_challenges_are_refused_naming_file_and_field(
+    tmp_path: Path, changes: dict, message: str
+) -> None:
+    path = _write(tmp_path, changes)
+    with pytest.raises(challenges.ChallengeError) as error:
+        challenges.load_challenges(tmp_path)
+    assert str(path) in str(error.value) or path.name in str(error.value)
+    assert message in str(error.value)
+
+
+def test_every_invalid_file_is_reported_at_once(tmp_path: Path) -> None:
+    _write(tmp_path, {"scoring": "fastest"}, name="sprint")
+    (tmp_path / "broken.yml").write_text("name: [unclosed", encoding="utf-8")
+    with pytest.raises(challenges.ChallengeError) as error:
+        challenges.load_challenges(tmp_path)
+    assert "broken.yml: not valid YAML" in str(error.value)
+    assert "sprint.yml is invalid" in str(error.value)
+    assert "`scoring` must be one of absolute, percent_of_target, improvement" in str(error.value)
+
+
+def test_the_validate_command_fails_with_the_message(tmp_path: Path, monkeypatch) -> None:
+    _write(tmp_path, {"participants": "everyone"})
+    monkeypatch.setattr(challenges, "CHALLENGES_DIR", tmp_path)
+    result = CliRunner().invoke(cli_main, ["challenges", "validate"])
+    assert result.exit_code == 1
+    assert "sprint.yml is invalid" in result.output
+    assert "`participants` must be one of" in result.output
+
+
+def test_the_examples_cover_the_three_kinds_of_challenge() -> None:
+    examples = {c["name"]: c for c in challenges.load_challenges()}
+    kinds = {(c["participants"], c["scoring"]) for c in examples.values()}
+    assert ("reps", "absolute") in kinds
+    assert ("teams", "percent_of_target") in kinds
+    assert ("company", "absolute") in kinds
+    assert any(c["period"]["rounds"] == "week" and len(c["metrics"]) > 1 for c in examples.values())
+    assert any(c["goal"] for c in examples.values())
+    live = [c for c in examples.values() if c["period"]["start"] <= AS_OF <= c["period"]["end"]]
+    assert live, "one example challenge is live on the demo's as-of day"
+
+
+# ---------------------------------------------------------------------------- drift check
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path, monkeypatch) -> Path:
+    folder = tmp_path / "seeds"
+    shutil.copytree(challenges.SEEDS_DIR, folder)
+    monkeypatch.setattr(challenges, "SEEDS_DIR", folder)
+    return folder
+
+
+def test_the_committed_seeds_match_the_challenge_files() -> None:
+    result = CliRunner().invoke(cli_main, ["challenges", "check"])
+    assert result.exit_code == 0, result.output
+    assert "3 challenges valid" in result.output
+
+
+def test_drift_is_reported_then_fixed_by_write(seeds_copy: Path) -> None:
+    metrics = seeds_copy / "challenge_metrics.csv"
+    metrics.write_text(metrics.read_text().replace(",5,8", ",50,8"), encoding="utf-8")
+    (seeds_copy / "challenge_badges.csv").unlink()
+    lines: list[str] = []
+    assert challenges.run(write=False, echo=lines.append) == 1
+    output = "\n".join(lines)
+    assert "challenge_metrics.csv" in output and "differs from challenges/" in output
+    assert "challenge_badges.csv" in output and "missing" in output
+    assert "challenge_definitions.csv" not in output
+    assert challenges.run(write=True, echo=lines.append) == 0
+    assert challenges.run(write=False, echo=lines.append) == 0
+    with metrics.open(newline="") as f:
+        rows = {(r["challenge_id"], r["metric"]): r for r in csv.DictReader(f)}
+    assert rows["october_activity_sprint", "meetings_held"]["weight"] == "5"
+
+
+# ------------------------------------------------- standings recomputed from the extract files
+
+
+def _utc_day(stamp: str) -> dt.date:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.UTC).date()
+
+
+def _rows(landing: Path, system: str, name: str) -> Iterator[dict[str, str]]:
+    for path in sorted((landing / system / name).glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            yield from csv.DictReader(f)
+
+
+def _latest(landing: Path, system: str, name: str, key: str, stamp: str) -> list[dict]:
+    """The current state of each record: its last version (extracts carry every version)."""
+    latest: dict[str, dict] = {}
+    for row in _rows(landing, system, name):
+        if row[key] not in latest or _stamp(row[stamp]) >= _stamp(latest[row[key]][stamp]):
+            latest[row[key]] = row
+    return list(latest.values())
+
+
+def _stamp(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class Extracts:
+    """The demo extracts read with the csv module: events per metric, teams over time, targets."""
+
+    def __init__(self, landing: Path) -> None:
+        crm = lambda name: _latest(landing, "crm", name, "Id", "LastModifiedDate")  # noqa: E731
+        roles = {r["Id"]: r for r in crm("UserRole")}
+        self.versions: dict[str, list[dict]] = defaultdict(list)
+        for row in _rows(landing, "crm", "User"):
+            self.versions[row["Id"]].append(row)
+        for versions in self.versions.values():
+            versions.sort(key=lambda v: _stamp(v["LastModifiedDate"]))
+        self.team_roles = {k for k, r in roles.items() if r["RollupDescription"] == "Team"}
+        users = crm("User")
+        self.names = {u["Id"]: f"{u['FirstName']} {u['LastName']}" for u in users}
+        self.names |= {k: r["Name"] for k, r in roles.items()}
+        self.titles = {u["Id"]: u["Title"] for u in users}
+        by_email = {u["Email"].strip().lower(): u["Id"] for u in users}
+        self.events: dict[str, list[tuple[str, dt.date, Decimal]]] = defaultdict(list)
+        one = Decimal(1)
+        for t in crm("Task"):
+            completed_call = t["TaskSubtype"] == "Call" and t["Status"] == "Completed"
+            if t["IsDeleted"] == "false" and completed_call:
+                self.events["calls"].append((t["OwnerId"], _date(t["ActivityDate"]), one))
+        for e in crm("Event"):
+            held = e["Type"] == "Meeting" and e["Meeting_Status__c"] == "Held"
+            if e["IsDeleted"] == "false" and held:
+                day = _date(e["ActivityDate"])
+                self.events["meetings_held"].append((e["OwnerId"], day, one))
+        for q in crm("Quote"):
+            created = _utc_day(q["CreatedDate"])
+            changed = _utc_day(q["LastModifiedDate"])
+            undone = q["Status"] in ("Denied", "Cancelled") and (changed - created).days <= 1
+            if q["IsDeleted"] == "false" and not undone:
+                self.events["quotes"].append((q["OwnerId"], created, one))
+        for o in crm("Opportunity"):
+            if o["IsDeleted"] == "false":
+                created = _utc_day(o["CreatedDate"])
+                self.events["new_opportunities"].append((o["OwnerId"], created, one))
+        invoices = {
+            i["invoice_id"]: i
+            for i in _latest(landing, "erp", "invoices", "invoice_id", "updated_at")
+        }
+        for line in _latest(landing, "erp", "invoice_lines", "invoice_line_id", "updated_at"):
+            invoice = invoices.get(line["invoice_id"])
+            if invoice is None or invoice["state"] != "posted":
+                continue
+            rep = by_email.get(invoice["salesperson_email"].strip().lower())
+            if rep is None:
+                continue
+            sign = -1 if invoice["move_type"] == "out_refund" else 1
+            amount = sign * Decimal(line["net_amount"])
+            self.events["revenue"].append((rep, _date(invoice["invoice_date"]), amount))
+        self.targets = {
+            (
+                t["Target_Level__c"],
+                t["Period_Type__c"],
+                t["Metric__c"],
+                t["Period_Start__c"],
+                t["Team__c"] if t["Target_Level__c"] == "team" else t["OwnerId"],
+            ): Decimal(t["Target_Value__c"])
+            for t in crm("Sales_Target__c")
+            if t["IsDeleted"] == "false"
+        }
+
+    def team_on(self, rep: str, day: dt.date) -> str | None:
+        """The rep's team on the day: the role of the last user version effective by then (from
+        the hire date, the first version applies)."""
+        versions = self.versions.get(rep)
+        if not versions:
+            return None
+        hire = _date(versions[-1]["HireDate__c"]) if versions[-1]["HireDate__c"] else None
+        first = _utc_day(versions[0]["LastModifiedDate"])
+        if day < min(first, hire or first):
+            return None
+        current = versions[0]
+        for version in versions:
+            if _utc_day(version["LastModifiedDate"]) <= day:
+                current = version
+        role = current["UserRoleId"]
+        return role if role in self.team_roles else None
+
+
+def _date(value: str) -> dt.date:
+    return dt.date.fromisoformat(value[:10])
+
+
+def _rounds(grain: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    rounds, day = [], start
+    while day <= end:
+        first, last = challenges.round_bounds(grain, day) if grain != "period" else (start, end)
+        rounds.append((max(first, start), min(last, end)))
+        day = min(last, end) + dt.timedelta(days=1)
+    return rounds
+
+
+def expected_standings(
+    extracts: Extracts, challenge: dict, start: dt.date, end: dt.date
+) -> dict[str, dict]:
+    """Per participant: points, rank (1, 1, 3 on ties), highest badge and contribution share,
+    computed from the extracts with the rules of docs/challenges.md (absolute and percent of
+    target; improvement is covered by the dbt unit tests)."""
+    teams = challenge["participants"] == "teams"
+    last_day = min(end, AS_OF)
+    days = [start + dt.timedelta(days=n) for n in range((last_day - start).days + 1)]
+    participants = set()
+    for rep in extracts.versions:
+        if not teams and extracts.titles[rep] != "Account Executive":
+            continue  # individual challenges are for account executives, not their managers
+        on = {extracts.team_on(rep, day) for day in days} - {None}
+        participants |= on if teams else ({rep} if on else set())
+    rounds = [r for r in _rounds(challenge["period"]["rounds"], start, end) if r[0] <= AS_OF]
+    points = dict.fromkeys(participants, Decimal(0))
+    for metric in challenge["metrics"]:
+        totals: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
+        for rep, day, value in extracts.events[metric["metric"]]:
+            who = extracts.team_on(rep, day) if teams else rep
+            for number, (first, last) in enumerate(rounds):
+                if who in participants and first <= day <= last:
+                    totals[who, number] += value
+        for who in participants:
+            for number, (first, _last) in enumerate(rounds):
+                value = totals[who, number]
+                if challenge["scoring"] == "absolute":
+                    score = value
+                else:
+                    target = extracts.targets.get(
+                        (
+                            "team" if teams else "rep",
+                            challenge["period"]["rounds"],
+                            challenges.METRICS[metric["metric"]].target_metric,
+                            first.isoformat(),
+                            who,
+                        )
+                    )
+                    score = 100 * value / target if target else None
+                if score is None:
+                    continue
+                score = max(score, Decimal(0))
+                if metric["cap"] is not None:
+                    score = min(score, Decimal(str(metric["cap"])))
+                points[who] += score * Decimal(str(metric["weight"]))
+    total = sum(points.values())
+    standings = {}
+    for who, mine in points.items():
+        reached = [b for b in challenge["badges"] if mine >= Decimal(str(b["min_points"]))]
+        best = max(reached, key=lambda b: b["min_points"])["name"] if reached else None
+        standings[who] = {
+            "name": extracts.names.get(who),
+            "points": float(mine),
+            "rank": 1 + sum(1 for other in points.values() if other > mine),
+            "badge": best,
+            "share": float(mine / total) if total else None,
+        }
+    return standings
+
+
+STANDINGS_SQL = """
+select participant_id, participant_name, total_points, standing_rank, badge, contribution_share,
+       goal_progress, period_start, is_replay
+from {schema}.fct_challenge_standings where challenge_id = ?
+"""
+
+
+def _mart_standings(warehouse: Path, name: str, schema: str = "marts") -> dict[str, dict]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(STANDINGS_SQL.format(schema=schema), [name]).fetchall()
+    return {
+        row[0]: {
+            "name": row[1],
+            "points": row[2],
+            "rank": row[3],
+            "badge": row[4],
+            "share": row[5],
+            "goal_progress": row[6],
+            "period_start": row[7],
+            "is_replay": row[8],
+        }
+        for row in rows
+    }
+
+
+def _assert_same(expected: dict[str, dict], actual: dict[str, dict]) -> None:
+    assert set(actual) == set(expected)
+    assert any(e["points"] > 0 for e in expected.values()), "a challenge without any points"
+    for who, want in expected.items():
+        got = actual[who]
+        assert got["name"] == want["name"], who
+        assert got["points"] == pytest.approx(want["points"], abs=1e-6), (who, got, want)
+        assert got["rank"] == want["rank"], (who, got, want)
+        assert got["badge"] == want["badge"], (who, got, want)
+        if want["share"] is not None:
+            assert got["share"] == pytest.approx(want["share"], abs=1e-9), who
+
+
+@pytest.fixture(scope="module")
+def extracts(demo_pipeline) -> Extracts:
+    settings, _ = demo_pipeline
+    return Extracts(settings.landing_dir)
+
+
+@pytest.mark.parametrize(
+    "name", ["october_activity_sprint", "q3_team_revenue_race", "q4_new_business_drive"]
+)
+def test_standings_match_a_computation_from_the_extracts(demo_pipeline, extracts, name) -> None:
+    settings, _ = demo_pipeline
+    challenge = {c["name"]: c for c in challenges.load_challenges()}[name]
+    period = challenge["period"]
+    expected = expected_standings(extracts, challenge, period["start"], period["end"])
+    actual = _mart_standings(settings.warehouse_path, name)
+    _assert_same(expected, actual)
+    if challenge["goal"]:
+        progress = sum(e["points"] for e in expected.values()) / challenge["goal"]
+        for row in actual.values():
+            assert row["goal_progress"] == pytest.approx(progress)
+
+
+def test_replay_scores_a_past_period_and_leaves_the_marts_alone(
+    copy_of_demo_data: Path, extracts
+) -> None:
+    warehouse = copy_of_demo_data / "warehouse.duckdb"
+    name = "october_activity_sprint"
+    challenge = {c["name"]: c for c in challenges.load_challenges()}[name]
+    start, end = dt.date(2026, 6, 1), dt.date(2026, 6, 28)
+    before = _mart_standings(warehouse, name)
+
+    rows = challenges.replay(name, start, end, warehouse, AS_OF)
+
+    expected = expected_standings(extracts, challenge, start, end)
+    replayed = _mart_standings(warehouse, name, schema=challenges.REPLAY_SCHEMA)
+    _assert_same(expected, replayed)
+    assert {row["period_start"] for row in replayed.values()} == {start}
+    assert all(row["is_replay"] for row in replayed.values())
+    assert [(r[0], r[1], r[2]) for r in rows] == sorted(
+        ((e["rank"], e["name"], pytest.approx(e["points"])) for e in expected.values()),
+        key=lambda r: (r[0], r[1]),
+    )
+    assert _mart_standings(warehouse, name) == before
+    assert {row["period_start"] for row in before.values()} == {challenge["period"]["start"]}
+
+
+def test_a_replay_period_is_validated_like_the_challenge() -> None:
+    race = {c["name"]: c for c in challenges.load_challenges()}["q3_team_revenue_race"]
+    with pytest.raises(challenges.ChallengeError, match="whole quarters"):
+        challenges.replay_vars(race, dt.date(2026, 4, 15), dt.date(2026, 6, 30))
+    replay = challenges.replay_vars(race, dt.date(2026, 4, 1), dt.date(2026, 6, 30))
+    assert replay["challenge_replay"]["period_start"] == "2026-04-01"
