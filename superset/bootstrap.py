@@ -43,7 +43,12 @@ RLS_CLAUSES = {
         f"rep_id IN (SELECT rep_id FROM marts.dim_rep WHERE email = {_ME})",
         f"team_id IN (SELECT team_id FROM marts.dim_team WHERE manager_email = {_ME})",
     ),
+    # Rep rows carry the rep's e-mail; a manager's e-mail is on their reps' rows and team's row.
+    "kpi_performance": (f"rep_email = {_ME}", f"manager_email = {_ME}"),
 }
+# Challenge standings are a leaderboard, public among the business roles (docs/challenges.md):
+# only the deny-by-default rule covers them, so other roles (Gamma, Alpha...) still see nothing.
+PUBLIC_TO_BUSINESS_ROLES = ("fct_challenge_standings",)
 DENY_ALL_RULE = "pilotage: deny by default"
 
 _started = time.monotonic()
@@ -170,7 +175,7 @@ def sync_rls(security_manager, db, datasets, roles) -> None:  # noqa: ANN001
         rule.group_key = group_key
         rule.description = description
 
-    missing = sorted(set(RLS_CLAUSES) - set(datasets))
+    missing = sorted({*RLS_CLAUSES, *PUBLIC_TO_BUSINESS_ROLES} - set(datasets))
     if missing:
         fail(f"datasets {missing} missing after the import: check superset/assets/datasets.")
     admin = security_manager.find_role("Admin")
@@ -178,7 +183,7 @@ def sync_rls(security_manager, db, datasets, roles) -> None:  # noqa: ANN001
     upsert(
         DENY_ALL_RULE,
         "Base",
-        [datasets[name] for name in RLS_CLAUSES],
+        [datasets[name] for name in (*RLS_CLAUSES, *PUBLIC_TO_BUSINESS_ROLES)],
         [admin, *roles.values()],
         "1 = 0",
         None,

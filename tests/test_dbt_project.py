@@ -32,6 +32,18 @@ MART_MODELS = {
     "fct_activities",
     "fct_revenue",
     "kpi_rep_month",
+    "fct_opportunities",
+    "fct_opportunity_history",
+    "kpi_rep_day",
+    "kpi_performance",
+    "kpi_funnel",
+    "fct_targets",
+    "kpi_objectives",
+    "kpi_revenue_drivers",
+    "kpi_margin_drivers",
+    "fct_challenge_scores",
+    "fct_challenge_standings",
+    "fct_challenge_badges",
 }
 
 
@@ -145,14 +157,20 @@ def test_kpi_formulas_have_unit_tests(manifest):
     }
 
 
-def test_exposure_declares_the_dashboard(manifest):
-    exposures = [e for e in manifest["exposures"].values() if e["package_name"] == "pilotage"]
-    assert len(exposures) == 1
-    exposure = exposures[0]
-    assert exposure["type"] == "dashboard"
-    assert exposure["url"] == "http://127.0.0.1:8088/superset/dashboard/sales-performance/"
-    depends = {node.split(".")[-1] for node in exposure["depends_on"]["nodes"]}
-    assert depends == {"kpi_rep_month", "fct_activities", "fct_revenue", "dim_rep", "dim_team"}
+def test_exposures_declare_the_dashboards(manifest):
+    exposures = {
+        e["name"]: e for e in manifest["exposures"].values() if e["package_name"] == "pilotage"
+    }
+    assert set(exposures) == {"sales_performance", "challenges"}
+    for name, slug in (("sales_performance", "sales-performance"), ("challenges", "challenges")):
+        assert exposures[name]["type"] == "dashboard"
+        assert exposures[name]["url"] == f"http://127.0.0.1:8088/superset/dashboard/{slug}/"
+    depends = {
+        node.split(".")[-1] for node in exposures["sales_performance"]["depends_on"]["nodes"]
+    }
+    assert {"kpi_rep_month", "fct_activities", "fct_revenue", "dim_rep", "dim_team"} <= depends
+    challenge_nodes = exposures["challenges"]["depends_on"]["nodes"]
+    assert {node.split(".")[-1] for node in challenge_nodes} == {"fct_challenge_standings"}
 
 
 def test_build_on_empty_raw_tables_uses_plain_schema_names(empty_build):

@@ -647,7 +647,7 @@ def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Pa
             assert not (superset_admin.superset_home(settings) / ".demo-secrets.env").exists()
         url = f"postgresql://{server}/{database}"
         assert _pg(url, "select count(*) from dashboards where slug = 'sales-performance'") == "1"
-        assert _pg(url, "select count(*) from row_level_security_filters") == "7"
+        assert _pg(url, "select count(*) from row_level_security_filters") == "9"
         assert _pg(url, "select count(*) from ab_user where username = 'admin'") == "1"
     finally:
         _pg(admin_url, f"drop database if exists {database} with (force)")
@@ -773,16 +773,18 @@ def test_bootstrap_is_idempotent(superset: Superset) -> None:
         "/api/v1/dashboard/", params={"q": "(filters:!((col:slug,opr:eq,value:sales-performance)))"}
     )
     assert dashboards["count"] == 1
-    assert superset.get("/api/v1/dashboard/")["count"] == 1
+    assert superset.get("/api/v1/dashboard/")["count"] == len(
+        list((ASSETS / "dashboards").glob("*.yaml"))
+    )
     databases = superset.get("/api/v1/database/")["result"]
     assert [d["database_name"] for d in databases] == ["pilotage_serving"]
     assert superset.get("/api/v1/dataset/")["count"] == len(
         list((ASSETS / "datasets").rglob("*.yaml"))
     )
-    assert superset.get("/api/v1/chart/")["count"] == len(_asset_chart_names())
+    assert superset.get("/api/v1/chart/")["count"] == len(list((ASSETS / "charts").rglob("*.yaml")))
     assert _chart_ids(superset) == charts_before
     rules = superset.get("/api/v1/rowlevelsecurity/", params={"q": "(page_size:100)"})
-    assert rules["count"] == 7, [r["name"] for r in rules["result"]]
+    assert rules["count"] == 9, [r["name"] for r in rules["result"]]
 
 
 ESCAPES = [
@@ -995,3 +997,59 @@ def test_dagster_refreshes_every_dashboard_chart_cache_after_publish(superset: S
     [materialization] = result.get_asset_materialization_events()
     metadata = materialization.materialization.metadata
     assert metadata["charts_refreshed"].value == len(charts) >= 6
+
+
+def test_challenges_dashboard_is_a_public_leaderboard(superset: Superset, serving_db: Path) -> None:
+    """The Challenges dashboard (superset/assets/*/challenges*): its charts answer with the
+    standings of the serving file, and a sales rep sees every participant (a leaderboard is
+    public among participants: fct_challenge_standings has no row-level security)."""
+    tables = _query(
+        serving_db,
+        "select table_name from information_schema.tables where table_schema = 'marts'",
+    )
+    if "fct_challenge_standings" not in {t["table_name"] for t in tables}:
+        pytest.skip("SKIPPED LOUDLY: the synthetic serving file has no challenge standings")
+    dashboard = superset.get("/api/v1/dashboard/challenges")["result"]
+    assert dashboard["dashboard_title"] == "Challenges"
+    charts = {
+        chart["slice_name"]: chart["id"]
+        for chart in superset.get("/api/v1/dashboard/challenges/charts")["result"]
+    }
+    assert set(charts) == {
+        yaml.safe_load(path.read_text())["slice_name"]
+        for path in (ASSETS / "charts" / "challenges").glob("*.yaml")
+    }
+    want = _query(
+        serving_db,
+        "select challenge_label, standing_rank, participant_name, total_points "
+        "from marts.fct_challenge_standings",
+    )
+    assert want, "no challenge standings in the serving file"
+    rep = _query(
+        serving_db,
+        "select r.email from marts.fct_challenge_standings s join marts.dim_rep r "
+        "on s.participant_id = r.rep_id where s.participant_type = 'reps' "
+        "order by s.total_points desc, r.email limit 1",
+    )[0]["email"]
+    session = superset.login(*_create_user(superset, "pytest_challenger", rep, "Sales Rep"))
+    rows = _chart_data(superset, charts["Challenge leaderboard"], session)["data"]
+    key = lambda r: (r["challenge_label"], r["standing_rank"], r["participant_name"])  # noqa: E731
+    assert sorted(map(key, rows)) == sorted(map(key, want))
+    points = {key(r): r["total_points"] for r in want}
+    for row in rows:
+        assert row["total_points"] == pytest.approx(points[key(row)])
+    progress = _query(
+        serving_db,
+        "select max(goal_progress) as p from marts.fct_challenge_standings "
+        "where participant_type = 'company' and is_live",
+    )[0]["p"]
+    big_number = _chart_data(superset, charts["Collective goal progress"], session)["data"]
+    assert big_number[0]["goal_progress"] == pytest.approx(progress)
+    contributions = _chart_data(superset, charts["Contributions to the collective goal"], session)
+    want_share = _query(
+        serving_db,
+        "select participant_name, sum(total_points) as points from marts.fct_challenge_standings "
+        "where participant_type = 'company' group by 1",
+    )
+    got_share = {r["participant_name"]: r["points"] for r in contributions["data"]}
+    assert got_share == pytest.approx({r["participant_name"]: r["points"] for r in want_share})
