@@ -51,10 +51,14 @@ FIELDS = (
     "thresholds",
     "superset",
 )
+# column: the mart column when it is not the name (a long mart whose column names another
+# grain's KPI already has, e.g. kpi_objectives.pace next to kpi_rep_month.pace).
+OPTIONAL_FIELDS = ("column",)
 LANGUAGES = ("en", "fr")
 # ratio: a share, shown as a percentage; rate: a quotient that is not a share (per working
-# day, per deal); days: a duration in days.
-UNITS = ("count", "currency", "ratio", "rate", "days")
+# day, per deal); days: a duration in days; metric: in the unit of the row's metric (a long mart
+# such as kpi_objectives: an amount for revenue, a count for calls).
+UNITS = ("count", "currency", "ratio", "rate", "days", "metric")
 # Units that are a quotient: their formula is a ratio of sums, sum(..) / nullif(sum(..), 0).
 QUOTIENT_UNITS = ("ratio", "rate", "days")
 DIRECTIONS = ("higher_is_better", "lower_is_better", "neutral")
@@ -141,7 +145,7 @@ def validate_catalogue(catalogue: Any) -> list[str]:
         name = kpi.get("name", f"kpis[{index}]")
         where = f"KPI {name}"
         missing = [field for field in FIELDS if field not in kpi]
-        unknown = sorted(set(kpi) - set(FIELDS))
+        unknown = sorted(set(kpi) - set(FIELDS) - set(OPTIONAL_FIELDS))
         if missing:
             errors.append(f"{where}: missing {', '.join(missing)}")
         if unknown:
@@ -150,6 +154,8 @@ def validate_catalogue(catalogue: Any) -> list[str]:
             continue
         if not isinstance(name, str) or not NAME.match(name):
             errors.append(f"{where}: name must be snake_case")
+        if "column" in kpi and not (isinstance(kpi["column"], str) and NAME.match(kpi["column"])):
+            errors.append(f"{where}: column must be snake_case")
         if name in names:
             errors.append(f"{where}: defined twice")
         names.add(name)
@@ -229,6 +235,11 @@ def kpi_grains(kpi: dict[str, Any]) -> list[str]:
     """The grains (keys of the catalogue's ``grains``) whose marts carry the KPI as a column:
     ``grain`` is one grain or a list of them."""
     return list(kpi["grain"]) if isinstance(kpi["grain"], list) else [kpi["grain"]]
+
+
+def kpi_column(kpi: dict[str, Any]) -> str:
+    """The column of the grains' marts that carries the KPI: ``column``, else its name."""
+    return kpi.get("column") or kpi["name"]
 
 
 # ---------------------------------------------------------------------------------------- dbt
@@ -497,6 +508,9 @@ def render_docs(catalogue: dict[str, Any]) -> str:
         "- **Formula**: the aggregate over any set of rows of the grain (a team, a quarter, ...).",
         "  Ratios are ratios of sums, never averages of ratios; Superset uses these formulas.",
         "- **Row formula**: how the mart computes the KPI's column for one row of the grain.",
+        "- **Column**: the marts' column carrying the KPI (its name, unless another grain's KPI",
+        "  has that name). Unit `metric`: the unit of the row's metric (long marts such as",
+        "  `kpi_objectives`: an amount for revenue, a count for calls).",
         "- **Thresholds**: green at or better than the green value, red at or worse than the red",
         "  value, amber in between. Direction `neutral`: neither higher nor lower is better",
         "  (targets).",
@@ -533,6 +547,7 @@ def render_docs(catalogue: dict[str, Any]) -> str:
             ),
             ("Row source", _cell(kpi["row_source"])),
             ("Grain", grain_text),
+            ("Column", f"`{kpi_column(kpi)}`"),
             ("Unit", kpi["unit"]),
             ("Format", f"`{kpi['format']}`"),
             ("Direction", _DIRECTION_TEXT[kpi["direction"]]),

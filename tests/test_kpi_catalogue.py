@@ -4,9 +4,10 @@ The catalogue validates; the dbt macro file, the Superset datasets' metrics and 
 exactly what the generator makes of it now (drift fails); a change to the catalogue is reported
 for each artefact it touches (so the drift test can fail); every KPI is a described contract
 column of the mart of each of its grains (kpi_rep_month, kpi_rep_day, kpi_performance,
-kpi_funnel) and is computed through the catalogue's macros; the Superset formulas run on their
-datasets' columns and are ratios of sums. The values of the row formulas are checked
-independently by the marts' unit tests and tests/test_kpi_mart.py, tests/test_kpi_performance.py.
+kpi_funnel, kpi_objectives and the driver trees) and is computed through the catalogue's
+macros; the Superset formulas run on their datasets' columns and are ratios of sums. The values
+of the row formulas are checked independently by the marts' unit tests and tests/test_kpi_mart.py,
+tests/test_kpi_performance.py, tests/test_objectives.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 
 import duckdb
 import jinja2
@@ -100,10 +102,13 @@ def test_catalogue_is_valid(catalogue):
         "pace",
     }
     for kpi in catalogue["kpis"]:
-        assert set(kpi) == set(kc.FIELDS), kpi["name"]
+        assert set(kc.FIELDS) <= set(kpi) <= set(kc.FIELDS + kc.OPTIONAL_FIELDS), kpi["name"]
         assert kpi["label"]["en"] and kpi["label"]["fr"], kpi["name"]
         assert kpi["format"] in kc.FORMATS and kc.D3_SPECIFIER.match(kpi["format"])
     assert _kpi(catalogue, "pace")["thresholds"] == {"red": 0.9, "green": 1.0}
+    # the objectives mart's pace and attainment: the status rule (10 % or more behind is red)
+    for name in ("objective_pace", "objective_attainment"):
+        assert _kpi(catalogue, name)["thresholds"] == {"red": 0.9, "green": 1.0}, name
     assert _kpi(catalogue, "margin_pct")["formula"] == "sum(gross_margin) / nullif(sum(revenue), 0)"
 
 
@@ -126,6 +131,7 @@ def test_catalogue_is_valid(catalogue):
         (lambda k: k.update(unit="rate", formula="sum(revenue)"), "sum(..) / nullif"),
         (lambda k: k.update(formula="sum({{ x }})"), "no Jinja"),
         (lambda k: k.update(colour="blue"), "unknown field"),
+        (lambda k: k.update(column="Pace Column"), "column must be snake_case"),
     ],
 )
 def test_validation_rejects_a_bad_kpi(catalogue, change, message):
@@ -142,11 +148,19 @@ def test_validation_rejects_a_duplicate_kpi(catalogue):
 def test_every_mart_kpi_is_a_contract_column():
     catalogue = kc.load_catalogue()
     for kpi in catalogue["kpis"]:
+        column = kc.kpi_column(kpi)
         for model in _grain_models(catalogue, kpi):
             columns = _model_columns(model)
-            assert kpi["name"] in columns, f"{kpi['name']} is not a column of {model}"
+            assert column in columns, f"{kpi['name']}: {column} is not a column of {model}"
             if kpi["unit"] in kc.QUOTIENT_UNITS:
-                assert columns[kpi["name"]] == "double precision", (model, kpi["name"])
+                assert columns[column] == "double precision", (model, kpi["name"])
+
+
+def test_a_kpi_column_defaults_to_its_name(catalogue):
+    assert kc.kpi_column(_kpi(catalogue, "pace")) == "pace"
+    assert kc.kpi_column(_kpi(catalogue, "objective_pace")) == "pace"
+    section = kc.render_docs(catalogue).split("## objective_pace\n")[1].split("\n## ")[0]
+    assert "| Column | `pace` |" in section and "`kpi_objectives`" in section
 
 
 def test_a_kpi_can_have_several_grains(catalogue):
@@ -278,12 +292,13 @@ def test_mart_kpi_columns_are_described_by_the_catalogue():
         for model in _grain_models(catalogue, kpi):
             described = {c["name"]: c["description"] for c in _model_entry(model)["columns"]}
             wanted = rf"\{{\{{ doc\((['\"]){kc.doc_block_name(kpi)}\1\) \}}\}}"
-            assert re.fullmatch(wanted, described[kpi["name"]]), (model, kpi["name"])
-    columns = {c["name"]: c["description"] for c in _model_entry("kpi_rep_month")["columns"]}
-    # the status column's description states the pace thresholds: they must be the catalogue's
-    thresholds = _kpi(catalogue, "pace")["thresholds"]
-    assert f"pace >= {thresholds['green']}" in columns["status"]
-    assert f"pace <= {thresholds['red']}" in columns["status"]
+            assert re.fullmatch(wanted, described[kc.kpi_column(kpi)]), (model, kpi["name"])
+    # the status columns' descriptions state the pace thresholds: they must be the catalogue's
+    for model, pace in (("kpi_rep_month", "pace"), ("kpi_objectives", "objective_pace")):
+        columns = {c["name"]: c["description"] for c in _model_entry(model)["columns"]}
+        thresholds = _kpi(catalogue, pace)["thresholds"]
+        assert f"pace >= {thresholds['green']}" in columns["status"], model
+        assert f"pace <= {thresholds['red']}" in columns["status"], model
 
 
 def test_performance_marts_compute_no_ratio_by_hand():
@@ -307,6 +322,36 @@ def test_kpi_rep_month_computes_every_kpi_through_the_catalogue():
         assert f"kpi_threshold('pace', '{level}')" in sql
     # no hand-written threshold left
     assert not re.search(r"pace\s*[<>]=?\s*[0-9]", sql)
+
+
+@pytest.mark.parametrize(
+    ("grain", "model"),
+    [
+        ("objectives", "kpi_objectives"),
+        ("revenue_drivers", "kpi_revenue_drivers"),
+        ("margin_drivers", "kpi_margin_drivers"),
+    ],
+)
+def test_objective_marts_compute_their_kpis_through_the_catalogue(grain, model):
+    """Each KPI of the grain that has a row formula is `{{ kpi(..) }} as <its column>`."""
+    catalogue = kc.load_catalogue()
+    assert catalogue["grains"][grain]["model"] == model
+    sql = _model_sql(model)
+    kpis = [k for k in catalogue["kpis"] if grain in kc.kpi_grains(k) and k["row_formula"]]
+    assert kpis, grain
+    for kpi in kpis:
+        call = re.escape(f"{{{{ kpi('{kpi['name']}') }}}}")
+        column = kc.kpi_column(kpi)
+        as_column = rf"\s+as\s+{column}\b"
+        assert re.search(call + rf"({as_column}|\s+as\s+decimal\([^)]*\)\){as_column})", sql), (
+            model,
+            kpi["name"],
+        )
+    if model == "kpi_objectives":
+        for level in kc.THRESHOLD_LEVELS:
+            assert f"kpi_threshold('objective_pace', '{level}')" in sql
+        assert not re.search(r"pace\s*[<>]=?\s*[0-9]", sql)
+        assert "nullif" not in sql and " / " not in sql, "kpi_objectives computes a ratio by hand"
 
 
 class _Exceptions:
@@ -365,11 +410,13 @@ def test_compiled_marts_contain_the_catalogue_formulas(tmp_path):
             assert formula in compiled["kpi_rep_month"], kpi["name"]
     assert "when pace >= 1.0 then 'on track'" in compiled["kpi_rep_month"]
     assert "when pace <= 0.9 then 'off track'" in compiled["kpi_rep_month"]
+    assert "when pace >= 1.0 then 'on track'" in compiled["kpi_objectives"]
+    assert "when pace <= 0.9 then 'off track'" in compiled["kpi_objectives"]
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     for kpi in catalogue["kpis"]:
         for model in _grain_models(catalogue, kpi):
-            described = nodes[model]["columns"][kpi["name"]]["description"]
+            described = nodes[model]["columns"][kc.kpi_column(kpi)]["description"]
             assert described.startswith(_squash(kpi["description"])), (model, kpi["name"])
 
 
@@ -409,20 +456,25 @@ def test_superset_formulas_run_on_their_datasets():
             con.execute(f"select {kpi['formula']} from marts.{model}").fetchall()
 
 
-def test_ratio_formulas_are_ratios_of_sums():
-    """Two rows: margin 50 on 100 and 30 on 300 make 80 / 400 = 20 %, not the mean 30 %."""
+def _formula_values(rows: str, columns: str) -> Callable[..., float | None]:
+    """value(name, where): the catalogue formula of KPI `name` over the rows (SQL values)."""
     catalogue = kc.load_catalogue()
     con = duckdb.connect()
-    con.execute(
-        "create table mart as select * from (values"
-        " (100.0, 50.0, 200.0, 100.0), (300.0, 30.0, null, null), (0.0, 0.0, 400.0, 200.0))"
-        " as t(revenue, gross_margin, revenue_target, prorated_target_to_date)"
-    )
+    con.execute(f"create table mart as select * from (values {rows}) as t({columns})")
 
     def value(name: str, where: str = "true") -> float | None:
         sql = f"select {_kpi(catalogue, name)['formula']} from mart where {where}"
         return con.execute(sql).fetchone()[0]
 
+    return value
+
+
+def test_ratio_formulas_are_ratios_of_sums():
+    """Two rows: margin 50 on 100 and 30 on 300 make 80 / 400 = 20 %, not the mean 30 %."""
+    value = _formula_values(
+        "(100.0, 50.0, 200.0, 100.0), (300.0, 30.0, null, null), (0.0, 0.0, 400.0, 200.0)",
+        "revenue, gross_margin, revenue_target, prorated_target_to_date",
+    )
     assert value("margin_pct") == pytest.approx(0.2)
     assert value("margin_pct", "revenue = 0") is None
     # attainment and pace count revenue only where there is a target: 100 / 600, 100 / 300
@@ -455,3 +507,22 @@ def test_performance_ratios_are_ratios_of_sums():
     con.execute("delete from mart")
     for name in ("win_rate", "average_deal_size", "sales_velocity", "activities_per_working_day"):
         assert value(name) is None, name
+
+
+def test_objectives_ratios_are_ratios_of_sums():
+    """Three revenue rows: actual 50 on target 100 (40 due to date, 2 working days left), 300 on
+    200 (200 due, none left) and 70 without a target: attainment 350 / 300, not the mean of
+    0.5 and 1.5; pace 350 / 240; gap 50 and 50 / 300; required rate 50 / 2, the row without a
+    target and the one with no day left out."""
+    value = _formula_values(
+        "(50.0, 100.0, 40.0, 2), (300.0, 200.0, 200.0, 0), (70.0, null, null, 3)",
+        "actual, target, prorated_target_to_date, remaining_working_days",
+    )
+    assert value("objective_attainment") == pytest.approx(350 / 300)
+    assert value("objective_pace") == pytest.approx(350 / 240)
+    assert value("gap") == pytest.approx(50)
+    assert value("gap_pct") == pytest.approx(50 / 300)
+    assert value("required_daily_rate") == pytest.approx(50 / 2)
+    assert value("objective_target") == pytest.approx(300)
+    for name in ("objective_attainment", "objective_pace", "gap_pct", "required_daily_rate"):
+        assert value(name, "target is null") is None, name

@@ -177,6 +177,37 @@
             when target - actual > 0
                 then cast(open_in_period_pipeline as {{ type_double() }}) / (target - actual)
         end
+    {%- elif name == 'objective_target' -%}
+        sum(daily_target)
+    {%- elif name == 'objective_target_to_date' -%}
+        sum(case when is_elapsed then daily_target else 0 end)
+    {%- elif name == 'objective_attainment' -%}
+        case when target <> 0 then actual / target end
+    {%- elif name == 'objective_pace' -%}
+        case
+            when target is null or target = 0 or prorated_target_to_date = 0 then null
+            else actual / prorated_target_to_date
+        end
+    {%- elif name == 'run_rate_projection' -%}
+        case
+            when elapsed_working_days > 0
+                then actual * working_days / elapsed_working_days
+        end
+    {%- elif name == 'required_daily_rate' -%}
+        case
+            when target is not null and remaining_working_days > 0
+                then greatest(target - actual, 0) / remaining_working_days
+        end
+    {%- elif name == 'gap' -%}
+        actual - target
+    {%- elif name == 'gap_pct' -%}
+        case when target <> 0 then (actual - target) / target end
+    {%- elif name == 'invoicing_timing_effect' -%}
+        revenue - bookings
+    {%- elif name == 'revenue_effect' -%}
+        (revenue - revenue_target_to_date) * target_margin_rate
+    {%- elif name == 'margin_rate_effect' -%}
+        gap_to_date - revenue_effect
     {%- else -%}
         {{ exceptions.raise_compiler_error(
             "KPI '" ~ name ~ "' has no row_formula in dbt/kpis.yml"
@@ -187,7 +218,9 @@
 {#- A KPI's threshold (level red or green; amber lies in between), as a SQL number. -#}
 {% macro kpi_threshold(name, level) -%}
     {%- set thresholds = {
-        'pace': {'red': 0.9, 'green': 1.0}
+        'pace': {'red': 0.9, 'green': 1.0},
+        'objective_attainment': {'red': 0.9, 'green': 1.0},
+        'objective_pace': {'red': 0.9, 'green': 1.0}
     } -%}
     {%- if name not in thresholds or level not in thresholds[name] -%}
         {{ exceptions.raise_compiler_error(

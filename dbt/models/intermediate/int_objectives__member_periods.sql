@@ -9,7 +9,7 @@ member_days as (
     select * from {{ ref('int_objectives__member_days') }}
 ),
 
--- sqlfluff misreads the indentation of this loop's body
+-- (the linter misreads the indentation of this loop's body)
 -- noqa: disable=LT02
 periods as (
     {%- for grain in grains %}

@@ -41,9 +41,7 @@ paired as (
 effects as (
     select
         *,
-        cast(
-            (revenue - revenue_target_to_date) * target_margin_rate as decimal(18, 2)
-        ) as revenue_effect,
+        cast({{ kpi('revenue_effect') }} as decimal(18, 2)) as revenue_effect,
         cast(gross_margin - gross_margin_target_to_date as decimal(18, 2)) as gap_to_date
     from paired
 ),
@@ -71,7 +69,7 @@ final as (
         target_margin_rate,
         revenue_effect,
         -- the rest of the gap, so that the two effects add up to it to the cent
-        cast(gap_to_date - revenue_effect as decimal(18, 2)) as margin_rate_effect,
+        cast({{ kpi('margin_rate_effect') }} as decimal(18, 2)) as margin_rate_effect,
         {{ as_of_date() }} as as_of_date
     from effects
 )

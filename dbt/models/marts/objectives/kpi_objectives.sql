@@ -5,7 +5,8 @@
 -- a team's actual is the facts of its reps on the days they were in it. A period without a
 -- target of its own grain uses the targets of the other grain (a team's month: its share of the
 -- quarter target by working days; a rep's quarter: the sum of its month targets), see
--- target_source. Status thresholds come from the KPI catalogue (kpi pace).
+-- target_source. The KPI columns and the status thresholds come from the KPI catalogue
+-- (dbt/kpis.yml, grain objectives).
 {%- set metrics = [
     ('revenue', 'revenue'), ('gross_margin', 'gross_margin'), ('calls', 'calls'),
     ('meetings', 'meetings_held'), ('new_opportunities', 'new_opportunities')
@@ -25,7 +26,7 @@ target_days as (
     from {{ ref('int_targets__days') }}
 ),
 
--- sqlfluff misreads the indentation of these loops' bodies
+-- (the linter misreads the indentation of these loops' bodies)
 -- noqa: disable=LT02
 target_periods_by_source as (
     {%- for grain in grains %}
@@ -37,8 +38,8 @@ target_periods_by_source as (
         '{{ grain }}' as period_grain,
         {{ period_start(grain, 'date_day') }} as period_start,
         period_type as target_source,
-        sum(daily_target) as target,  -- noqa: RF04
-        sum(case when is_elapsed then daily_target else 0 end) as prorated_target_to_date,
+        {{ kpi('objective_target') }} as target,  -- noqa: RF04
+        {{ kpi('objective_target_to_date') }} as prorated_target_to_date,
         sum(case when is_elapsed then daily_target_calendar else 0 end)
             as prorated_target_to_date_calendar
     from target_days
@@ -140,10 +141,7 @@ joined as (
 paced as (
     select
         *,
-        case
-            when target is null or target = 0 or prorated_target_to_date = 0 then null
-            else actual / prorated_target_to_date
-        end as pace,
+        {{ kpi('objective_pace') }} as pace,
         working_days - elapsed_working_days as remaining_working_days
     from joined
 ),
@@ -174,7 +172,7 @@ final as (
         target_source,
         cast(target as decimal(18, 2)) as target,  -- noqa: RF04
         cast(actual as decimal(18, 2)) as actual,
-        case when target <> 0 then actual / target end as attainment,
+        {{ kpi('objective_attainment') }} as attainment,
         cast(working_days as integer) as working_days,
         cast(elapsed_working_days as integer) as elapsed_working_days,
         cast(remaining_working_days as integer) as remaining_working_days,
@@ -185,20 +183,14 @@ final as (
         case
             when target is null or target = 0 then 'no target'
             when pace is null then 'not started'
-            when pace >= {{ kpi_threshold('pace', 'green') }} then 'on track'
-            when pace <= {{ kpi_threshold('pace', 'red') }} then 'off track'
+            when pace >= {{ kpi_threshold('objective_pace', 'green') }} then 'on track'
+            when pace <= {{ kpi_threshold('objective_pace', 'red') }} then 'off track'
             else 'at risk'
         end as status,
-        case
-            when elapsed_working_days > 0
-                then actual * working_days / elapsed_working_days
-        end as run_rate_projection,
-        case
-            when target is not null and remaining_working_days > 0
-                then greatest(target - actual, 0) / remaining_working_days
-        end as required_daily_rate,
-        cast(actual - target as decimal(18, 2)) as gap,
-        case when target <> 0 then (actual - target) / target end as gap_pct,
+        {{ kpi('run_rate_projection') }} as run_rate_projection,
+        {{ kpi('required_daily_rate') }} as required_daily_rate,
+        cast({{ kpi('gap') }} as decimal(18, 2)) as gap,
+        {{ kpi('gap_pct') }} as gap_pct,
         cast(open_in_period_pipeline as decimal(18, 2)) as open_in_period_pipeline,
         {{ kpi('pipeline_coverage') }} as pipeline_coverage,
         {{ as_of_date() }} as as_of_date

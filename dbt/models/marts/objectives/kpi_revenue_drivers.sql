@@ -225,7 +225,7 @@ final as (
                 when norm_source is not null then booking_gap - volume_cents - conversion_cents
             end as decimal(18, 2)
         ) as deal_size_effect,
-        cast(revenue - bookings as decimal(18, 2)) as invoicing_timing_effect,
+        cast({{ kpi('invoicing_timing_effect') }} as decimal(18, 2)) as invoicing_timing_effect,
         case
             when norm_source is null then null
             -- the most negative effect; none when no effect is negative
