@@ -10,7 +10,7 @@ from pilotage import superset_admin
 from pilotage.settings import Settings
 from pilotage.superset_api import SupersetAPI
 
-DASHBOARD_SLUGS = ("sales-performance", "challenges")
+DASHBOARD_SLUGS = ("sales-performance", "challenges", "objectives")
 
 
 def superset_url() -> str:

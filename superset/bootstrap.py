@@ -45,6 +45,16 @@ RLS_CLAUSES = {
     ),
     # Rep rows carry the rep's e-mail; a manager's e-mail is on their reps' rows and team's row.
     "kpi_performance": (f"rep_email = {_ME}", f"manager_email = {_ME}"),
+    # Objectives and driver tree (no e-mail columns): a rep sees their rep rows, not their team's
+    # row; a manager sees the rows of the teams they manage, the team's own and its reps'.
+    **dict.fromkeys(
+        ("kpi_objectives", "kpi_revenue_drivers"),
+        (
+            "level = 'rep' AND member_id IN "
+            f"(SELECT rep_id FROM marts.dim_rep WHERE email = {_ME})",
+            f"team_id IN (SELECT team_id FROM marts.dim_team WHERE manager_email = {_ME})",
+        ),
+    ),
 }
 # Challenge standings are a leaderboard, public among the business roles (docs/challenges.md):
 # only the deny-by-default rule covers them, so other roles (Gamma, Alpha...) still see nothing.

@@ -161,8 +161,12 @@ def test_exposures_declare_the_dashboards(manifest):
     exposures = {
         e["name"]: e for e in manifest["exposures"].values() if e["package_name"] == "pilotage"
     }
-    assert set(exposures) == {"sales_performance", "challenges"}
-    for name, slug in (("sales_performance", "sales-performance"), ("challenges", "challenges")):
+    assert set(exposures) == {"sales_performance", "challenges", "objectives"}
+    for name, slug in (
+        ("sales_performance", "sales-performance"),
+        ("challenges", "challenges"),
+        ("objectives", "objectives"),
+    ):
         assert exposures[name]["type"] == "dashboard"
         assert exposures[name]["url"] == f"http://127.0.0.1:8088/superset/dashboard/{slug}/"
     depends = {
@@ -171,6 +175,13 @@ def test_exposures_declare_the_dashboards(manifest):
     assert {"kpi_rep_month", "fct_activities", "fct_revenue", "dim_rep", "dim_team"} <= depends
     challenge_nodes = exposures["challenges"]["depends_on"]["nodes"]
     assert {node.split(".")[-1] for node in challenge_nodes} == {"fct_challenge_standings"}
+    objectives_nodes = exposures["objectives"]["depends_on"]["nodes"]
+    assert {node.split(".")[-1] for node in objectives_nodes} == {
+        "kpi_objectives",
+        "kpi_revenue_drivers",
+        "dim_rep",
+        "dim_team",
+    }
 
 
 def test_build_on_empty_raw_tables_uses_plain_schema_names(empty_build):

@@ -427,6 +427,17 @@ def _chart_data(superset: Superset, chart_id: int, session=None) -> dict:
     return result
 
 
+def _charts_of_asset_folder(superset: Superset, slug: str) -> dict[str, int]:
+    """Chart ids by name of the dashboard ``slug``: exactly the charts of charts/<slug>/."""
+    charts = superset.get(f"/api/v1/dashboard/{slug}/charts")["result"]
+    ids = {chart["slice_name"]: chart["id"] for chart in charts}
+    assert set(ids) == {
+        yaml.safe_load(path.read_text())["slice_name"]
+        for path in (ASSETS / "charts" / slug).glob("*.yaml")
+    }
+    return ids
+
+
 def _asset_chart_names() -> set[str]:
     return {
         yaml.safe_load(path.read_text())["slice_name"]
@@ -647,7 +658,7 @@ def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Pa
             assert not (superset_admin.superset_home(settings) / ".demo-secrets.env").exists()
         url = f"postgresql://{server}/{database}"
         assert _pg(url, "select count(*) from dashboards where slug = 'sales-performance'") == "1"
-        assert _pg(url, "select count(*) from row_level_security_filters") == "9"
+        assert _pg(url, "select count(*) from row_level_security_filters") == "13"
         assert _pg(url, "select count(*) from ab_user where username = 'admin'") == "1"
     finally:
         _pg(admin_url, f"drop database if exists {database} with (force)")
@@ -784,7 +795,7 @@ def test_bootstrap_is_idempotent(superset: Superset) -> None:
     assert superset.get("/api/v1/chart/")["count"] == len(list((ASSETS / "charts").rglob("*.yaml")))
     assert _chart_ids(superset) == charts_before
     rules = superset.get("/api/v1/rowlevelsecurity/", params={"q": "(page_size:100)"})
-    assert rules["count"] == 9, [r["name"] for r in rules["result"]]
+    assert rules["count"] == 13, [r["name"] for r in rules["result"]]  # 2 x 6 datasets + deny
 
 
 ESCAPES = [
@@ -984,12 +995,21 @@ def test_dashboard_filters_apply_to_both_datasets(superset: Superset, serving_db
 
 
 def test_dagster_refreshes_every_dashboard_chart_cache_after_publish(superset: Superset) -> None:
-    """The Dagster asset downstream of the publish re-runs every chart on the new serving file."""
+    """The Dagster asset downstream of the publish re-runs every chart of every dashboard on the
+    new serving file."""
     from dagster import materialize
 
-    from dagster_project.superset import build_superset_assets
+    from dagster_project.superset import DASHBOARD_SLUGS, build_superset_assets
 
-    charts = superset.get("/api/v1/dashboard/sales-performance/charts")["result"]
+    slugs = {
+        yaml.safe_load(path.read_text())["slug"] for path in (ASSETS / "dashboards").glob("*.yaml")
+    }
+    assert set(DASHBOARD_SLUGS) == slugs
+    charts = [
+        chart
+        for slug in DASHBOARD_SLUGS
+        for chart in superset.get(f"/api/v1/dashboard/{slug}/charts")["result"]
+    ]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PILOTAGE_SUPERSET_URL", superset.url)
         result = materialize(build_superset_assets(superset.settings))
@@ -1011,14 +1031,7 @@ def test_challenges_dashboard_is_a_public_leaderboard(superset: Superset, servin
         pytest.skip("SKIPPED LOUDLY: the synthetic serving file has no challenge standings")
     dashboard = superset.get("/api/v1/dashboard/challenges")["result"]
     assert dashboard["dashboard_title"] == "Challenges"
-    charts = {
-        chart["slice_name"]: chart["id"]
-        for chart in superset.get("/api/v1/dashboard/challenges/charts")["result"]
-    }
-    assert set(charts) == {
-        yaml.safe_load(path.read_text())["slice_name"]
-        for path in (ASSETS / "charts" / "challenges").glob("*.yaml")
-    }
+    charts = _charts_of_asset_folder(superset, "challenges")
     want = _query(
         serving_db,
         "select challenge_label, standing_rank, participant_name, total_points "
@@ -1053,3 +1066,187 @@ def test_challenges_dashboard_is_a_public_leaderboard(superset: Superset, servin
     )
     got_share = {r["participant_name"]: r["points"] for r in contributions["data"]}
     assert got_share == pytest.approx({r["participant_name"]: r["points"] for r in want_share})
+
+
+def _assert_same_rows(rows: list[dict], want: list[dict], key: tuple, values: tuple) -> None:
+    """Chart rows equal the expected rows: same keys, same values (numbers within a cent)."""
+    got = {tuple(row[k] for k in key): row for row in rows}
+    expected = {tuple(row[k] for k in key): row for row in want}
+    assert len(got) == len(rows) and len(expected) == len(want), "key is not unique"
+    assert set(got) == set(expected)
+    for k, row in expected.items():
+        for column in values:
+            value = row[column]
+            if isinstance(value, str) or value is None:
+                assert got[k][column] == value, (k, column)
+            else:
+                assert got[k][column] == pytest.approx(_num(value), abs=0.01), (k, column)
+
+
+def _user_emails(superset: Superset) -> set[str]:
+    users = superset.get("/api/v1/security/users/", params={"q": "(page_size:100)"})["result"]
+    return {user["email"] for user in users}
+
+
+def test_objectives_dashboard_answers_with_the_serving_file(
+    superset: Superset, serving_db: Path
+) -> None:
+    """The Objectives dashboard (superset/assets/*/objectives*): each chart answers with the
+    serving file's rows for the month and quarter of the as-of date; a sales rep sees only their
+    own rows (no team row), a sales manager the rows of the teams they manage."""
+    tables = _query(
+        serving_db,
+        "select table_name from information_schema.tables where table_schema = 'marts'",
+    )
+    if not {"kpi_objectives", "kpi_revenue_drivers"} <= {t["table_name"] for t in tables}:
+        pytest.skip("SKIPPED LOUDLY: the synthetic serving file has no objectives marts")
+    dashboard = superset.get("/api/v1/dashboard/objectives")["result"]
+    assert dashboard["dashboard_title"] == "Objectives"
+    metadata = json.loads(dashboard["json_metadata"])
+    filters = {f["name"] for f in metadata["native_filter_configuration"]}
+    assert filters == {"Period", "Team", "Rep", "Metric"}
+    charts = _charts_of_asset_folder(superset, "objectives")
+    # Period leaves out the two current-month charts (the importer maps the chart ids).
+    scopes = {f["name"]: f["scope"]["excluded"] for f in metadata["native_filter_configuration"]}
+    assert sorted(scopes["Period"]) == sorted(
+        [charts["Objectives this month"], charts["Revenue driver tree this month"]]
+    )
+
+    # The current periods, from the as-of date in Python (the charts do it in SQL).
+    [as_of] = [
+        r["d"]
+        for r in _query(serving_db, "select distinct as_of_date as d from marts.kpi_objectives")
+    ]
+    month = as_of.replace(day=1)
+    quarter = dt.date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
+    rep_rows = _query(
+        serving_db,
+        "select * from marts.kpi_objectives "
+        "where level = 'rep' and period_grain = 'month' and period_start = ?",
+        [month],
+    )
+    team_rows = _query(
+        serving_db,
+        "select * from marts.kpi_objectives where level = 'team' and ("
+        "(period_grain = 'month' and period_start = ?) "
+        "or (period_grain = 'quarter' and period_start = ?))",
+        [month, quarter],
+    )
+    driver_rows = _query(
+        serving_db,
+        "select * from marts.kpi_revenue_drivers "
+        "where level = 'rep' and period_grain = 'month' and period_start = ?",
+        [month],
+    )
+    assert rep_rows and team_rows and driver_rows, f"no objectives for {month} in the serving file"
+
+    rep_key, rep_values = (
+        ("member_name", "team_name", "metric"),
+        ("target", "actual", "attainment", "pace", "status", "required_daily_rate", "gap"),
+    )
+    team_key, team_values = (
+        ("team_name", "metric", "period_grain"),
+        ("target", "actual", "attainment", "pace", "status", "run_rate_projection", "gap"),
+    )
+    driver_key = ("member_name", "team_name")
+    driver_values = (
+        "gap_to_date",
+        "volume_effect",
+        "conversion_effect",
+        "deal_size_effect",
+        "invoicing_timing_effect",
+        "weakest_driver",
+    )
+
+    def check(session=None, rep_id=None, team_ids=None) -> None:
+        def visible(row: dict) -> bool:
+            if rep_id is not None:
+                return row["level"] == "rep" and row["member_id"] == rep_id
+            return team_ids is None or row["team_id"] in team_ids
+
+        data = lambda name: _chart_data(superset, charts[name], session)["data"]  # noqa: E731
+        _assert_same_rows(
+            data("Objectives this month"), list(filter(visible, rep_rows)), rep_key, rep_values
+        )
+        _assert_same_rows(
+            data("Team objectives"), list(filter(visible, team_rows)), team_key, team_values
+        )
+        _assert_same_rows(
+            data("Revenue driver tree this month"),
+            list(filter(visible, driver_rows)),
+            driver_key,
+            driver_values,
+        )
+
+    check()
+
+    # Pipeline coverage per rep and period, the catalogue's formula in plain Python.
+    revenue_rows = _query(
+        serving_db,
+        "select member_name, period_grain, target, actual, open_in_period_pipeline "
+        "from marts.kpi_objectives where level = 'rep' and metric = 'revenue' and ("
+        "(period_grain = 'month' and period_start = ?) "
+        "or (period_grain = 'quarter' and period_start = ?))",
+        [month, quarter],
+    )
+    pipeline, missing = {}, {}
+    for row in revenue_rows:
+        key = (row["member_name"], row["period_grain"])
+        if row["target"] is not None and row["target"] > row["actual"]:
+            missing[key] = missing.get(key, 0) + float(row["target"] - row["actual"])
+            if row["open_in_period_pipeline"] is not None:
+                pipeline[key] = pipeline.get(key, 0) + float(row["open_in_period_pipeline"])
+    want_coverage = {key: pipeline[key] / missing[key] for key in pipeline if missing[key]}
+    assert want_coverage, "no rep behind with open pipeline: the coverage chart is not tested"
+    got_coverage = {
+        (row["member_name"], grain): value
+        for row in _chart_data(superset, charts["Pipeline coverage"])["data"]
+        for grain, value in row.items()
+        if grain != "member_name" and value is not None and value == value  # not NaN
+    }
+    assert got_coverage == pytest.approx(want_coverage)
+
+    # The Team filter applies to both datasets (what the dashboard sends when a team is picked).
+    team = rep_rows[0]["team_name"]
+    for name in ("Objectives this month", "Revenue driver tree this month"):
+        context = json.loads(
+            superset.get(f"/api/v1/chart/{charts[name]}")["result"]["query_context"]
+        )
+        context["queries"][0]["filters"].append({"col": "team_name", "op": "IN", "val": [team]})
+        response = superset.admin.post(
+            f"{superset.url}/api/v1/chart/data", json=context, timeout=60
+        )
+        assert response.status_code == 200, response.text
+        result = response.json()["result"][0]
+        assert not result.get("rejected_filters"), (name, result["rejected_filters"])
+        assert result["data"] and {row["team_name"] for row in result["data"]} == {team}, name
+
+    # Row-level security, with users whose e-mail no earlier test has taken.
+    taken = _user_emails(superset)
+    teams = _query(
+        serving_db,
+        "select team_id, manager_email from marts.dim_team where manager_email is not null "
+        "order by manager_email, team_id",
+    )
+    rep = next(
+        r
+        for r in _query(serving_db, "select rep_id, email from marts.dim_rep order by email")
+        if r["email"] not in taken
+        and r["email"] not in {t["manager_email"] for t in teams}
+        and any(row["member_id"] == r["rep_id"] for row in rep_rows)
+    )
+    session = superset.login(
+        *_create_user(superset, "pytest_objectives_rep", rep["email"], "Sales Rep")
+    )
+    check(session, rep_id=rep["rep_id"])
+    assert _chart_data(superset, charts["Team objectives"], session)["rowcount"] == 0
+
+    manager = next(
+        t["manager_email"]
+        for t in teams
+        if t["manager_email"] not in taken and any(r["team_id"] == t["team_id"] for r in team_rows)
+    )
+    session = superset.login(
+        *_create_user(superset, "pytest_objectives_manager", manager, "Sales Manager")
+    )
+    check(session, team_ids={t["team_id"] for t in teams if t["manager_email"] == manager})
