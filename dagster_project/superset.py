@@ -8,9 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from dagster_project.publish import SERVING_KEY
 from pilotage import superset_admin
 from pilotage.settings import Settings
-from pilotage.superset_api import SupersetAPI
-
-DASHBOARD_SLUGS = ("sales-performance", "challenges", "objectives")
+from pilotage.superset_api import DASHBOARD_SLUGS, SupersetAPI
 
 
 def superset_url() -> str:

@@ -496,7 +496,7 @@ def _wait_http(url: str, process: subprocess.Popen, timeout: float) -> bool:
 
 
 def _serve(settings: Settings, superset_port: int, dagster_port: int | None) -> None:
-    from pilotage import superset_admin
+    from pilotage import superset_admin, superset_api
 
     superset_admin.ensure_demo_secrets(settings)
     processes: list[tuple[str, subprocess.Popen]] = []
@@ -556,8 +556,9 @@ def _serve(settings: Settings, superset_port: int, dagster_port: int | None) -> 
             _fail(f"Dagster did not start: see {logs}/dagster.log")
         user, password = superset_admin.admin_credentials(settings)
         click.secho("\npilotage is running:", fg="green", bold=True)
-        dashboard = f"http://127.0.0.1:{superset_port}/superset/dashboard/sales-performance/"
-        click.echo(f"  Dashboards  {dashboard}")
+        for i, slug in enumerate(superset_api.DASHBOARD_SLUGS):
+            label = "  Dashboards  " if i == 0 else " " * 14
+            click.echo(f"{label}http://127.0.0.1:{superset_port}/superset/dashboard/{slug}/")
         click.echo(f"              log in as {user!r} with password {password!r}")
         if dagster_port:
             click.echo(f"  Dagster     http://127.0.0.1:{dagster_port}  (runs, checks, sensor)")

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import requests
 
+# The dashboards of superset/assets/dashboards (tests/test_superset.py checks the list is complete).
+DASHBOARD_SLUGS = ("sales-performance", "objectives", "challenges")
+
 
 class SupersetAPIError(RuntimeError):
     """Superset answered with an error: the message says which call and why."""

@@ -999,7 +999,8 @@ def test_dagster_refreshes_every_dashboard_chart_cache_after_publish(superset: S
     new serving file."""
     from dagster import materialize
 
-    from dagster_project.superset import DASHBOARD_SLUGS, build_superset_assets
+    from dagster_project.superset import build_superset_assets
+    from pilotage.superset_api import DASHBOARD_SLUGS
 
     slugs = {
         yaml.safe_load(path.read_text())["slug"] for path in (ASSETS / "dashboards").glob("*.yaml")
