@@ -90,11 +90,6 @@ def column_name(name: str) -> str:
     return _NAMING.normalize_identifier(name)
 
 
-def table_columns(extract: Extract) -> dict[str, str]:
-    """Declared extract column -> raw table column."""
-    return {name: column_name(name) for name in extract.columns}
-
-
 def _where(extract: Extract) -> str:
     return f"{extract.system}.{extract.object_name}"
 
