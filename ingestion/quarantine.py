@@ -8,17 +8,24 @@ different content is not loaded into its raw table: it gets one row per bad fiel
 and the load goes on. Files that cannot be read at all (encoding, header, truncation) stop the load
 instead (``ExtractFileError``). See ingestion/README.md, "Bad input".
 
+``pilotage map-crm`` (``ingestion.mapping``) sets aside the export rows it cannot convert the same
+way: it writes them to ``<landing>/<system>/_quarantine/*.csv`` (``QUARANTINE_FILE_COLUMNS``), and
+the ``quarantine`` resource loads those files too (``read_quarantine_files``).
+
 ``list_quarantine`` and ``quarantine_counts`` read the warehouse read-only (``pilotage
 quarantine``, Dagster run metadata).
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+
+from ingestion.formats import ExtractFileError
 
 QUARANTINE_TABLE = "quarantine"
 QUARANTINE_KEY = ("source_file", "line", "field")
@@ -37,6 +44,9 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("load_id", pa.string(), nullable=False),  # the latest dlt load that found it
     ]
 )
+# Files of bad rows found before the landing files were written (pilotage map-crm)
+QUARANTINE_FOLDER = "_quarantine"
+QUARANTINE_FILE_COLUMNS = ("source_file", "line", "object", "field", "value", "reason")
 # dlt column hints of the quarantine resource (the names are already snake_case)
 QUARANTINE_COLUMNS = {
     "line": {"data_type": "bigint", "nullable": False},
@@ -67,6 +77,47 @@ class BadRow:
             "quarantined_at": quarantined_at,
             "load_id": load_id,
         }
+
+    def file_row(self) -> list[str]:
+        """The row of a quarantine file (``QUARANTINE_FILE_COLUMNS``); an empty value is ``""``."""
+        return [
+            self.source_file,
+            str(self.line),
+            self.object,
+            self.field,
+            self.value or "",
+            self.reason,
+        ]
+
+
+def quarantine_folder(landing_dir: str | Path, system: str) -> Path:
+    """Where bad rows found before landing are filed: ``<landing>/<system>/_quarantine``."""
+    return Path(landing_dir) / system / QUARANTINE_FOLDER
+
+
+def read_quarantine_files(landing_dir: str | Path, system: str) -> list[BadRow]:
+    """The bad rows of every quarantine file of a system (``pilotage map-crm``), in file order."""
+    bad_rows: list[BadRow] = []
+    for path in sorted(quarantine_folder(landing_dir, system).glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if tuple(reader.fieldnames or ()) != QUARANTINE_FILE_COLUMNS:
+                expected = ",".join(QUARANTINE_FILE_COLUMNS)
+                raise ExtractFileError(f"{path} line 1: a quarantine file's header is {expected}")
+            for record in reader:
+                message = f"{record['source_file']} line {record['line']}, column {record['field']}"
+                bad_rows.append(
+                    BadRow(
+                        record["source_file"],
+                        int(record["line"]),
+                        record["object"],
+                        record["field"],
+                        record["value"] or None,
+                        record["reason"],
+                        f"{message}: {record['reason']}",
+                    )
+                )
+    return bad_rows
 
 
 def quarantine_table(bad_rows: list[BadRow], load_id: str, now: dt.datetime | None = None):
