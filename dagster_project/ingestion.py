@@ -5,7 +5,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from dagster_project.resources import WAREHOUSE_POOL
-from ingestion.pipeline import SOURCE_FACTORIES, make_pipeline
+from ingestion.pipeline import SYSTEMS, make_pipeline, source_for
 from ingestion.quarantine import list_quarantine, quarantine_counts
 from pilotage.settings import Settings
 
@@ -24,14 +24,12 @@ class PilotageDltTranslator(DagsterDltTranslator):
 
 
 def build_dlt_assets(settings: Settings) -> list:
-    return [
-        _dlt_load(system, source_fn, settings) for system, source_fn in SOURCE_FACTORIES.items()
-    ]
+    return [_dlt_load(system, settings) for system in SYSTEMS]
 
 
-def _dlt_load(system: str, source_fn, settings: Settings):
+def _dlt_load(system: str, settings: Settings):
     @dlt_assets(
-        dlt_source=source_fn(settings.landing_dir),
+        dlt_source=source_for(system, settings),
         dlt_pipeline=make_pipeline(system, settings.warehouse_path, settings.dlt_pipelines_dir),
         name=f"load_{system}",
         dagster_dlt_translator=PilotageDltTranslator(),
@@ -40,7 +38,7 @@ def _dlt_load(system: str, source_fn, settings: Settings):
     def _load(context: AssetExecutionContext, dlt: DagsterDltResource):
         # A fresh source every run: dagster-dlt alters the schema of the source object it ran
         # (dagster-io/dagster#34052), so a second run of the same object would fail.
-        for event in dlt.run(context=context, dlt_source=source_fn(settings.landing_dir)):
+        for event in dlt.run(context=context, dlt_source=source_for(system, settings)):
             if event.asset_key == AssetKey([system, "quarantine"]):
                 event = _with_quarantine_metadata(event, system, settings)
             yield event

@@ -59,16 +59,27 @@ class Extract:
     # (not ``...Id`` / ``..._id``): lookups such as ``Opportunity__c``, join keys such as
     # ``AccountNumber``. Key columns, like the primary key, cursor and ``...Id`` columns.
     references: tuple[str, ...] = ()
+    # Columns every row must fill besides the primary key and cursor: without them the row cannot
+    # be counted where it belongs (an activity without its date, an invoice without its date or
+    # type). An empty one is a bad row (quarantined, or an error under ``on_bad_row: fail``).
+    required: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [
-            n for n in (self.primary_key, self.cursor, *self.references) if n not in self.columns
+            n
+            for n in (self.primary_key, self.cursor, *self.references, *self.required)
+            if n not in self.columns
         ]
         if unknown:
             raise ValueError(f"{self.object_name}: undeclared column(s) {', '.join(unknown)}")
 
     # Schema contract (ingestion/README.md, "Schema contracts"): key and money columns are frozen
     # in raw, descriptive columns may evolve. Derived from the declaration, not hand lists.
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns that must not be empty on any row: primary key, cursor and ``required``."""
+        return tuple(dict.fromkeys((self.primary_key, self.cursor, *self.required)))
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -201,6 +212,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "LastModifiedDate": TS,
         },
         enums={"StageName": OPPORTUNITY_STAGES},
+        required=("StageName", "CreatedDate"),
     ),
     Extract(
         "crm",
@@ -217,6 +229,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "CloseDate": pa.date32(),
             "CreatedDate": TS,  # when the opportunity entered this stage
         },
+        required=("OpportunityId", "StageName"),
     ),
     Extract(
         "crm",
@@ -238,6 +251,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "LastModifiedDate": TS,
         },
         enums={"TaskSubtype": ("Call", "Email")},
+        required=("ActivityDate",),
     ),
     Extract(
         "crm",
@@ -261,6 +275,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "LastModifiedDate": TS,
         },
         enums={"Meeting_Status__c": ("Held", "No-show", "Planned")},
+        required=("ActivityDate",),
     ),
     Extract(
         "crm",
@@ -300,6 +315,7 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "CreatedDate": TS,
             "LastModifiedDate": TS,
         },
+        required=("CreatedDate",),
     ),
     Extract(
         "crm",
@@ -348,6 +364,13 @@ CRM_EXTRACTS: tuple[Extract, ...] = (
             "Metric__c": TARGET_METRICS,
         },
         references=("Team__c",),
+        required=(
+            "Target_Level__c",
+            "Period_Type__c",
+            "Metric__c",
+            "Period_Start__c",
+            "Target_Value__c",
+        ),
     ),
 )
 
@@ -442,6 +465,7 @@ ERP_EXTRACTS: tuple[Extract, ...] = (
         },
         enums={"move_type": ("out_invoice", "out_refund"), "state": ("posted", "cancel")},
         references=("salesperson_email",),
+        required=("invoice_date", "move_type", "state"),
     ),
     Extract(
         "erp",
@@ -460,6 +484,7 @@ ERP_EXTRACTS: tuple[Extract, ...] = (
             "unit_cost": MONEY,  # product cost when invoiced
             "updated_at": TS,
         },
+        required=("invoice_id", "net_amount"),
     ),
 )
 

@@ -54,6 +54,14 @@ def _extract_file_error(exc: BaseException) -> ExtractFileError | None:
     return None
 
 
+def source_for(system: str, settings: Settings):
+    """The dlt source of ``system`` for these settings: its landing files (or, for the ERP, the
+    live database), or empty raw tables when the company does not have it (PILOTAGE_SOURCES)."""
+    if system not in settings.sources:
+        return SOURCES[system](settings.landing_dir, enabled=False)
+    return SOURCE_FACTORIES[system](settings.landing_dir)
+
+
 def load(system: str, settings: Settings, *, progress: str | None = "log") -> LoadInfo:
     """Load every extract file of ``system`` from the landing folder into the warehouse.
 
@@ -65,7 +73,7 @@ def load(system: str, settings: Settings, *, progress: str | None = "log") -> Lo
         system, settings.warehouse_path, settings.dlt_pipelines_dir, progress=progress
     )
     try:
-        info = pipeline.run(SOURCE_FACTORIES[system](settings.landing_dir))
+        info = pipeline.run(source_for(system, settings))
     except PipelineStepFailed as exc:
         bad_file = _extract_file_error(exc)
         if bad_file is not None:

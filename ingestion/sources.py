@@ -62,6 +62,7 @@ from ingestion.quarantine import (
     ROW_FIELD,
     BadRow,
     quarantine_table,
+    read_quarantine_files,
 )
 
 __all__ = [
@@ -600,6 +601,24 @@ def _read_parquet(extract: Extract, path: Path, fmt: LandingFormat):
 _READERS = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
 
 
+# Dates a sales record can carry: anything outside is a typo or a placeholder (0001-01-01,
+# 9999-12-31), never a sale. Suspicious dates inside the window (decades ahead) only warn
+# (the delivery validation, pilotage/quality.py).
+PLAUSIBLE_YEARS = (1900, 2199)
+
+
+def _plausible_bounds(data_type: pa.DataType) -> tuple[pa.Scalar, pa.Scalar]:
+    low = dt.date(PLAUSIBLE_YEARS[0], 1, 1)
+    high = dt.date(PLAUSIBLE_YEARS[1] + 1, 1, 1)
+    if pa.types.is_date(data_type):
+        return pa.scalar(low, data_type), pa.scalar(high, data_type)
+    tz = dt.UTC if data_type.tz else None
+    return (
+        pa.scalar(dt.datetime.combine(low, dt.time(), tz), data_type),
+        pa.scalar(dt.datetime.combine(high, dt.time(), tz), data_type),
+    )
+
+
 def _row_checks(
     extract: Extract, path: Path, table: pa.Table, locate: Callable, unit: str
 ) -> tuple[list[BadRow], list[int]]:
@@ -609,13 +628,33 @@ def _row_checks(
     obj = extract.object_name
     bad: list[BadRow] = []
     left_out: set[int] = set()
-    for name in (extract.primary_key, extract.cursor):
-        what = "primary key" if name == extract.primary_key else "cursor"
+    for name in extract.required_columns:
+        if name == extract.primary_key:
+            what = f"the primary key of {obj}"
+        elif name == extract.cursor:
+            what = f"the cursor of {obj}"
+        else:
+            what = f"required on every {obj} row (ingestion/extracts.py)"
         for index in pc.indices_nonzero(table.column(name).is_null()).to_pylist():
             line = locate(index, name)
-            reason = f"empty, but it is the {what} of {obj}"
+            reason = f"empty, but it is {what}"
             message = f"{path} {unit} {line}, column {name}: {reason}"
             bad.append(BadRow(path.name, line, obj, name, None, reason, message))
+            left_out.add(index)
+    for name, data_type in extract.columns.items():
+        if name not in table.column_names or not (
+            pa.types.is_date(data_type) or pa.types.is_timestamp(data_type)
+        ):
+            continue
+        column = table.column(name)
+        low, high = _plausible_bounds(data_type)
+        outside = pc.or_(pc.less(column, low), pc.greater_equal(column, high))
+        for index in pc.indices_nonzero(pc.fill_null(outside, False)).to_pylist():
+            value = column[index].as_py()
+            line = locate(index, name)
+            reason = f"not a plausible date (outside {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]})"
+            message = f"{path} {unit} {line}, column {name}: {value!s} is {reason}"
+            bad.append(BadRow(path.name, line, obj, name, str(value), reason, message))
             left_out.add(index)
     for name, allowed in extract.enums.items():
         if name not in table.column_names:
@@ -870,11 +909,24 @@ def version_key(extract: Extract) -> list[str]:
     return [column_name(extract.primary_key), column_name(extract.cursor)]
 
 
+def empty_extract_table(extract: Extract) -> pa.Table:
+    """A table with the extract's declared columns and no row, as ``read_extract_file`` types
+    them: loaded, it creates the raw table, so dbt's sources resolve for an object (or a whole
+    system) the company does not deliver."""
+    required = set(extract.required_columns)
+    schema = pa.schema(
+        pa.field(column_name(name), data_type, nullable=name not in required)
+        for name, data_type in extract.columns.items()
+    )
+    return schema.empty_table().append_column(SOURCE_FILE_COLUMN, pa.array([], pa.string()))
+
+
 def extract_resource(
     extract: Extract,
     landing_dir: Path,
     landing_config: str | None = None,
     found: dict | None = None,
+    enabled: bool = True,
 ):
     """The dlt resource that loads every file of one extract, oldest drop first.
 
@@ -888,15 +940,27 @@ def extract_resource(
     or ``ingestion/landing.yaml``, read when the resource runs. Under ``on_bad_row: quarantine``
     bad rows are left out, and kept in ``found`` (file -> bad rows) for the ``quarantine``
     resource; under ``fail`` the first raises ``ExtractFileError``.
+
+    A system the company does not have (``enabled`` false, PILOTAGE_SOURCES) reads no file, and
+    an object never delivered gets an empty raw table: the models build and say what is missing.
     """
     landing_dir = Path(landing_dir)
 
-    def read_files() -> Iterator[pa.Table]:
-        fmt = load_landing_config(landing_config).format_of(extract.system, extract.object_name)
+    def with_load_id(table: pa.Table) -> pa.Table:
         # arrow tables get no _dlt_load_id from dlt by default: add it, as for JSON rows
         load_id = dlt.current.load_package_state()["load_id"]
+        return table.append_column(
+            LOAD_ID_COLUMN, pa.array([load_id] * table.num_rows, pa.string())
+        )
+
+    def read_files() -> Iterator[pa.Table]:
         # the raw table as it is in the warehouse: its declared columns keep their types
         existing = raw_column_types(current_pipeline(), extract.table)
+        if not enabled:
+            if not existing:
+                yield with_load_id(empty_extract_table(extract))
+            return
+        fmt = load_landing_config(landing_config).format_of(extract.system, extract.object_name)
         # content digest -> file name of every file loaded; forgotten when the raw table is gone
         loaded = dlt.current.resource_state().setdefault("loaded_files", {})
         if not existing:
@@ -908,6 +972,8 @@ def extract_resource(
         ]
         if not files:
             check_raw_table(extract, existing)
+            if not existing:
+                yield with_load_id(empty_extract_table(extract))
         for path, digest in files:
             bad = [] if fmt.on_bad_row == "quarantine" else None
             table = read_extract_file(extract, path, fmt, bad_rows=bad)
@@ -927,9 +993,7 @@ def extract_resource(
             loaded[digest] = path.name
             # A header-only file still yields its (empty, typed) table: the raw table exists,
             # so dbt's sources resolve for a CRM that does not export this object.
-            yield table.append_column(
-                LOAD_ID_COLUMN, pa.array([load_id] * table.num_rows, pa.string())
-            )
+            yield with_load_id(table)
 
     return dlt.resource(
         read_files,
@@ -950,7 +1014,9 @@ def quarantine_resource(
 
     Every file is checked, not only those with rows newer than the incremental cursor: a bad row
     stays listed (with the latest ``load_id`` that found it) while its file is in the landing
-    folder. ``found`` holds what the extract resources already found in this run."""
+    folder. ``found`` holds what the extract resources already found in this run. The rows set
+    aside before landing (``pilotage map-crm``: ``<landing>/<system>/_quarantine/*.csv``) are
+    listed too."""
     landing_dir = Path(landing_dir)
     found = {} if found is None else found
 
@@ -969,6 +1035,7 @@ def quarantine_resource(
                     read_extract_file(extract, path, fmt, bad_rows=bad)
                     found[key] = bad
                 bad_rows.extend(found[key])
+        bad_rows.extend(read_quarantine_files(landing_dir, system))
         yield quarantine_table(bad_rows, load_id)
 
     return dlt.resource(
@@ -996,24 +1063,31 @@ def empty_quarantine_resource():
     )
 
 
-def _resources(system: str, landing_dir: Path, landing_config: str | None) -> list:
+def _resources(
+    system: str, landing_dir: Path, landing_config: str | None, enabled: bool = True
+) -> list:
     found: dict = {}  # file -> bad rows, shared by the resources of one source
     resources = [
-        extract_resource(e, landing_dir, landing_config, found) for e in extracts_of(system)
+        extract_resource(e, landing_dir, landing_config, found, enabled)
+        for e in extracts_of(system)
     ]
+    if not enabled:
+        return [*resources, empty_quarantine_resource()]
     return [*resources, quarantine_resource(system, landing_dir, landing_config, found)]
 
 
 @dlt.source(name="crm")
-def crm_source(landing_dir: Path, landing_config: str | None = None):
-    """CRM extracts (Salesforce-style objects) from ``<landing>/crm/<Object>/``."""
-    return _resources("crm", landing_dir, landing_config)
+def crm_source(landing_dir: Path, landing_config: str | None = None, enabled: bool = True):
+    """CRM extracts (Salesforce-style objects) from ``<landing>/crm/<Object>/``; with
+    ``enabled`` false (a company without a CRM), empty raw tables and no file read."""
+    return _resources("crm", landing_dir, landing_config, enabled)
 
 
 @dlt.source(name="erp")
-def erp_source(landing_dir: Path, landing_config: str | None = None):
-    """ERP extracts (customers, products, orders, invoices) from ``<landing>/erp/<object>/``."""
-    return _resources("erp", landing_dir, landing_config)
+def erp_source(landing_dir: Path, landing_config: str | None = None, enabled: bool = True):
+    """ERP extracts (customers, products, orders, invoices) from ``<landing>/erp/<object>/``;
+    with ``enabled`` false (a company without an ERP), empty raw tables and no file read."""
+    return _resources("erp", landing_dir, landing_config, enabled)
 
 
 SOURCES: dict[str, Callable] = {"crm": crm_source, "erp": erp_source}

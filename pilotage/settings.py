@@ -17,6 +17,9 @@ SUPERSET_DIR = PROJECT_ROOT / "superset"
 
 # Schemas of the warehouse that the publish step copies into the serving file.
 SERVED_SCHEMAS = ("marts",)
+# The source systems pilotage knows. PILOTAGE_SOURCES says which ones a company has: a company
+# without an ERP (or without a CRM) still gets its dashboards, with what it lacks said plainly.
+SOURCE_SYSTEMS = ("crm", "erp")
 
 
 def _path(var: str, default: Path) -> Path:
@@ -31,6 +34,7 @@ class Settings:
     warehouse_path: Path
     serving_path: Path
     as_of: dt.date
+    sources: tuple[str, ...] = SOURCE_SYSTEMS
 
     @property
     def dlt_pipelines_dir(self) -> Path:
@@ -49,6 +53,20 @@ def parse_as_of(value: str | None) -> dt.date:
         ) from exc
 
 
+def parse_sources(value: str | None) -> tuple[str, ...]:
+    """The source systems a company has: a comma-separated list of crm and erp (default both)."""
+    if value is None or not value.strip():
+        return SOURCE_SYSTEMS
+    names = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
+    unknown = [name for name in names if name not in SOURCE_SYSTEMS]
+    if unknown or not names:
+        raise ValueError(
+            f"PILOTAGE_SOURCES={value!r}: give a comma-separated list of "
+            f"{' and '.join(SOURCE_SYSTEMS)} (e.g. crm for a company without an ERP)"
+        )
+    return tuple(name for name in SOURCE_SYSTEMS if name in names)
+
+
 def load_settings() -> Settings:
     data_dir = _path("PILOTAGE_DATA_DIR", PROJECT_ROOT / "data")
     return Settings(
@@ -57,4 +75,5 @@ def load_settings() -> Settings:
         warehouse_path=_path("PILOTAGE_WAREHOUSE_PATH", data_dir / "warehouse.duckdb"),
         serving_path=_path("PILOTAGE_SERVING_PATH", data_dir / "serving" / "serving.duckdb"),
         as_of=parse_as_of(os.environ.get("PILOTAGE_AS_OF")),
+        sources=parse_sources(os.environ.get("PILOTAGE_SOURCES")),
     )

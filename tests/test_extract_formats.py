@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingestion.extracts import extracts_of
 from ingestion.formats import CONFIG_ENV, LandingConfig, LandingConfigError, load_landing_config
 from ingestion.pipeline import load
 from ingestion.sources import ExtractFileError
@@ -433,11 +434,15 @@ def test_a_missing_configuration_file_is_an_error(tmp_path, monkeypatch):
 
 
 def test_only_the_objects_written_are_loaded(tmp_path, demo):
-    """Sanity check of the fixture: an object without files loads nothing."""
+    """Sanity check of the fixture: an object without files loads no row, only its empty raw
+    table (so the models build for a company that does not deliver it)."""
     shutil.copytree(demo / "erp" / "customers", tmp_path / "landing" / "erp" / "customers")
     settings = _load(tmp_path, "erp")
     tables = _query(
         settings, "select table_name from information_schema.tables where table_schema = 'raw_erp'"
     )
-    # and the system's quarantine table, written (empty) by every load
-    assert {t[0] for t in tables if not t[0].startswith("_dlt")} == {"customers", "quarantine"}
+    # every declared object, and the system's quarantine table, written by every load
+    wanted = {e.table for e in extracts_of("erp")} | {"quarantine"}
+    assert {t[0] for t in tables if not t[0].startswith("_dlt")} == wanted
+    rows = _query(settings, "select count(*) from raw_erp.invoices")
+    assert rows == [(0,)]
