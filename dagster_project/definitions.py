@@ -10,7 +10,7 @@ from dagster_dlt import DagsterDltResource
 from dagster_project.ingestion import build_dlt_assets
 from dagster_project.jobs import full_refresh_job
 from dagster_project.publish import build_publish_asset
-from dagster_project.quality import build_quality_checks, build_reconciliation_checks
+from dagster_project.quality import build_delivery_checks
 from dagster_project.resources import current_settings
 from dagster_project.schedules import refresh_schedule
 from dagster_project.sensors import build_landing_sensor
@@ -32,7 +32,7 @@ def build_definitions(settings: Settings) -> Definitions:
             build_publish_asset(settings, served),
             *build_superset_assets(settings),
         ],
-        asset_checks=[*build_quality_checks(settings), *build_reconciliation_checks(settings)],
+        asset_checks=build_delivery_checks(settings),
         jobs=[full_refresh_job],
         schedules=[refresh_schedule],
         sensors=[build_landing_sensor(settings)],

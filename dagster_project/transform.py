@@ -1,6 +1,5 @@
 """dbt: the whole project as one @dbt_assets, its tests as asset checks."""
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ from dagster_dbt import (
 )
 
 from dagster_project.resources import WAREHOUSE_POOL
+from pilotage.dbt import vars_args
 from pilotage.settings import DBT_PROJECT_DIR, Settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -49,7 +49,6 @@ def build_dbt_assets(settings: Settings):
         pool=WAREHOUSE_POOL,
     )
     def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
-        dbt_vars = {"as_of_date": settings.as_of.isoformat()}
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        yield from dbt.cli(["build", *vars_args(settings)], context=context).stream()
 
     return dbt_models

@@ -1,17 +1,33 @@
-"""Running dbt on the project: one place that knows the command line and the project paths."""
+"""Running dbt on the project: one place that knows the command line, the project paths and the
+vars a run passes (the as-of day and the company's source systems)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from pilotage.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from pilotage.settings import Settings
 
 
 class DbtError(RuntimeError):
     """dbt failed: the message carries the command and dbt's output."""
+
+
+def dbt_vars(settings: Settings) -> dict[str, str]:
+    """The dbt vars of a run: the as-of day and the company's source systems (PILOTAGE_SOURCES).
+    The same vars for parse and build, so that dbt's partial parsing holds between them."""
+    return {"as_of_date": settings.as_of.isoformat(), "sources": ",".join(settings.sources)}
+
+
+def vars_args(settings: Settings | None) -> list[str]:
+    return ["--vars", json.dumps(dbt_vars(settings))] if settings is not None else []
 
 
 def run_dbt(args: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -29,7 +45,13 @@ def run_dbt(args: list[str], env: Mapping[str, str] | None = None) -> subprocess
     return done
 
 
-def parse_project() -> None:
+def parse_project(settings: Settings | None = None) -> None:
     """A fresh dbt/target/manifest.json: Dagster reads it, and a stale one misses new models
     (the run then fails with a KeyError on the model)."""
-    run_dbt(["parse", "--quiet"])
+    run_dbt(["parse", "--quiet", *vars_args(settings)])
+
+
+def check_project(settings: Settings) -> subprocess.CompletedProcess:
+    """``dbt test`` on the warehouse: every gate (blocking) and warning. Raises DbtError when a
+    blocking test fails; the output lists each test's outcome."""
+    return run_dbt(["test", *vars_args(settings)])

@@ -48,6 +48,7 @@ FIELDS = (
     "format",
     "direction",
     "additive",
+    "requires",
     "thresholds",
     "superset",
 )
@@ -85,6 +86,9 @@ METRIC_KEY_ORDER = (
     "warning_text",
 )
 GENERATED = "Generated from dbt/kpis.yml by `python -m pilotage.kpi_catalogue --write`"
+# Keys of a data requirement (catalogue section data_requirements) and the source systems.
+REQUIREMENT_FIELDS = ("label", "system", "needs", "present", "missing")
+SYSTEMS = ("crm", "erp")
 
 
 class CatalogueError(ValueError):
@@ -137,6 +141,9 @@ def validate_catalogue(catalogue: Any) -> list[str]:
     settings = catalogue.get("superset") or {}
     if not settings.get("datasets_dir"):
         errors.append("`superset.datasets_dir` is missing")
+    requirements = catalogue.get("data_requirements")
+    errors += _requirement_errors(requirements)
+    known_requirements = set(requirements) if isinstance(requirements, dict) else set()
     names: set[str] = set()
     for index, kpi in enumerate(catalogue["kpis"]):
         if not isinstance(kpi, dict):
@@ -198,6 +205,15 @@ def validate_catalogue(catalogue: Any) -> list[str]:
         ):
             errors.append(f"{where}: a {kpi['unit']}'s formula is sum(..) / nullif(sum(..), 0)")
         errors += [f"{where}: {e}" for e in _threshold_errors(kpi["thresholds"], kpi["direction"])]
+        requires = kpi["requires"]
+        if not isinstance(requires, list) or not requires:
+            errors.append(f"{where}: requires must list the data requirements it is computed from")
+        else:
+            unknown_requirements = sorted(set(map(str, requires)) - known_requirements)
+            if unknown_requirements:
+                errors.append(
+                    f"{where}: unknown data requirement(s) {', '.join(unknown_requirements)}"
+                )
         datasets = kpi["superset"]
         if not isinstance(datasets, dict) or not all(
             isinstance(v, dict) and set(v) <= {"expression"} for v in datasets.values()
@@ -208,6 +224,55 @@ def validate_catalogue(catalogue: Any) -> list[str]:
         if clash:
             errors.append(f"superset.other_metrics.{dataset}: {sorted(clash)} are KPIs")
     return errors
+
+
+def _requirement_errors(requirements: Any) -> list[str]:
+    """Problems of the ``data_requirements`` section: fields, systems and the canonical objects
+    and columns they need (ingestion/extracts.py)."""
+    from ingestion.extracts import ALL_EXTRACTS
+
+    if not isinstance(requirements, dict) or not requirements:
+        return ["`data_requirements` must map requirement names to their definition"]
+    extracts = {(e.system, e.object_name): e for e in ALL_EXTRACTS}
+    errors = []
+    for name, requirement in requirements.items():
+        where = f"data requirement {name}"
+        if not NAME.match(str(name)):
+            errors.append(f"{where}: name must be snake_case")
+        if not isinstance(requirement, dict) or set(requirement) != set(REQUIREMENT_FIELDS):
+            errors.append(f"{where}: needs exactly the keys {', '.join(REQUIREMENT_FIELDS)}")
+            continue
+        if requirement["system"] not in SYSTEMS:
+            errors.append(f"{where}: system must be one of {', '.join(SYSTEMS)}")
+            continue
+        for field in ("label", "present", "missing"):
+            if not isinstance(requirement[field], str) or not requirement[field].strip():
+                errors.append(f"{where}: {field} must be a non-empty string")
+        needs = requirement["needs"]
+        if not isinstance(needs, dict) or not needs:
+            errors.append(f"{where}: needs maps canonical objects to their columns")
+            continue
+        for object_name, columns in needs.items():
+            extract = extracts.get((requirement["system"], object_name))
+            if extract is None:
+                errors.append(f"{where}: {requirement['system']} has no object {object_name}")
+                continue
+            unknown = [c for c in columns or [] if c not in extract.columns]
+            if unknown:
+                errors.append(f"{where}: {object_name} has no column(s) {', '.join(unknown)}")
+    return errors
+
+
+def data_requirements(catalogue: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The data requirements by name: label, system, needs {object: [columns]}, present, missing."""
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    return dict(catalogue["data_requirements"])
+
+
+def kpi_requirements(catalogue: dict[str, Any] | None = None) -> dict[str, list[str]]:
+    """Per KPI name, the data requirements it is computed from."""
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    return {kpi["name"]: list(kpi["requires"]) for kpi in catalogue["kpis"]}
 
 
 def _threshold_errors(thresholds: Any, direction: str) -> list[str]:
@@ -235,6 +300,14 @@ def kpi_grains(kpi: dict[str, Any]) -> list[str]:
     """The grains (keys of the catalogue's ``grains``) whose marts carry the KPI as a column:
     ``grain`` is one grain or a list of them."""
     return list(kpi["grain"]) if isinstance(kpi["grain"], list) else [kpi["grain"]]
+
+
+def kpi_formula_for(kpi: dict[str, Any], model: str) -> str:
+    """The KPI's aggregate formula over ``model``'s columns: its ``superset`` expression for that
+    model when it names the columns otherwise (kpi_rep_month's revenue and revenue_target for
+    kpi_objectives' actual and target), else ``formula``."""
+    override = (kpi["superset"].get(model) or {}).get("expression")
+    return _one_line(override) if override else kpi["formula"]
 
 
 def kpi_column(kpi: dict[str, Any]) -> str:
@@ -269,7 +342,12 @@ def render_dbt_macros(catalogue: dict[str, Any]) -> str:
         keyword = "if" if index == 0 else "elif"
         lines.append(f"    {{%- {keyword} name == {_jinja_string(kpi['name'])} -%}}")
         formula = kpi["row_formula"].strip()
-        lines += [f"        {line}".rstrip() for line in formula.splitlines()]
+        if is_rounded(kpi):
+            lines.append("        {%- call round_ratio_of() -%}")
+            lines += [f"            {line}".rstrip() for line in formula.splitlines()]
+            lines.append("        {%- endcall -%}")
+        else:
+            lines += [f"        {line}".rstrip() for line in formula.splitlines()]
     lines += [
         "    {%- else -%}",
         "        {{ exceptions.raise_compiler_error(",
@@ -301,7 +379,89 @@ def render_dbt_macros(catalogue: dict[str, Any]) -> str:
         "{%- endmacro %}",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + _requirement_macros(catalogue))
+
+
+def _requirement_macros(catalogue: dict[str, Any]) -> list[str]:
+    """``kpi_requires(name)``, ``data_requirements()`` and ``data_requirement_present(name)``."""
+    kpis = catalogue["kpis"]
+    requirements = catalogue["data_requirements"]
+    lines = [
+        "{#- Every KPI: name, labels and the data requirements it is computed from. -#}",
+        "{% macro kpi_catalogue() -%}",
+        "    {{ return([",
+    ]
+    for index, kpi in enumerate(kpis):
+        names = ", ".join(_jinja_string(r) for r in kpi["requires"])
+        comma = "," if index < len(kpis) - 1 else ""
+        lines.append(
+            f"        {{'name': {_jinja_string(kpi['name'])}, "
+            f"'label_en': {_jinja_string(kpi['label']['en'])}, "
+            f"'label_fr': {_jinja_string(kpi['label']['fr'])}, "
+            f"'requires': [{names}]}}{comma}"
+        )
+    lines += [
+        "    ]) }}",
+        "{%- endmacro %}",
+        "",
+        "{#- The data requirements a KPI is computed from (dbt/kpis.yml `requires`). -#}",
+        "{% macro kpi_requires(name) -%}",
+        "    {%- for kpi in kpi_catalogue() if kpi.name == name -%}",
+        "        {{ return(kpi.requires) }}",
+        "    {%- endfor -%}",
+        "    {{ exceptions.raise_compiler_error(",
+        '        "KPI \'" ~ name ~ "\' is not in dbt/kpis.yml"',
+        "    ) }}",
+        "{%- endmacro %}",
+        "",
+        "{#- The data requirements: name, label, source system, reason stated when missing. -#}",
+        "{% macro data_requirements() -%}",
+        "    {{ return([",
+    ]
+    for index, (name, requirement) in enumerate(requirements.items()):
+        comma = "," if index < len(requirements) - 1 else ""
+        fields = ", ".join(
+            f"{_jinja_string(key)}: {_jinja_string(_one_line(value))}"
+            for key, value in (
+                ("name", name),
+                ("label", requirement["label"]),
+                ("system", requirement["system"]),
+                ("missing", requirement["missing"]),
+            )
+        )
+        lines.append(f"        {{{fields}}}{comma}")
+    lines += [
+        "    ]) }}",
+        "{%- endmacro %}",
+        "",
+        "{#- SQL that is true when the warehouse holds a data requirement's data. -#}",
+        "{% macro data_requirement_present(name) -%}",
+    ]
+    for index, (name, requirement) in enumerate(requirements.items()):
+        keyword = "if" if index == 0 else "elif"
+        lines.append(f"    {{%- {keyword} name == {_jinja_string(name)} -%}}")
+        present = requirement["present"].strip().splitlines()
+        lines += [f"        {line}".rstrip() for line in present]
+    lines += [
+        "    {%- else -%}",
+        "        {{ exceptions.raise_compiler_error(",
+        '            "data requirement \'" ~ name ~ "\' is not in dbt/kpis.yml"',
+        "        ) }}",
+        "    {%- endif -%}",
+        "{%- endmacro %}",
+        "",
+    ]
+    return lines
+
+
+def is_rounded(kpi: dict[str, Any]) -> bool:
+    """Whether the KPI's column is a quotient, rounded by the one rule (dbt macro round_ratio:
+    6 decimals, half away from zero) before any threshold reads it: a ratio, rate or duration,
+    or any other KPI that is not a sum and divides."""
+    if kpi["unit"] in QUOTIENT_UNITS:
+        return True
+    formula = kpi["row_formula"] or ""
+    return not kpi["additive"] and "/" in formula
 
 
 def doc_block_name(kpi: dict[str, Any]) -> str:
@@ -527,6 +687,25 @@ def render_docs(catalogue: dict[str, Any]) -> str:
             f" | {_DIRECTION_TEXT[kpi['direction']]} | {'yes' if kpi['additive'] else 'no'}"
             f" | {_thresholds_text(kpi)} |"
         )
+    out += [
+        "",
+        "## Data requirements",
+        "",
+        "What the delivered data must hold for a KPI to be computed (a KPI's **Requires**). When",
+        "one is missing the marts leave the KPI empty, never 0, and `marts.kpi_availability` says",
+        "why; `pilotage map-crm` reports which KPIs a mapped export supports.",
+        "",
+        "| Requirement | What | System | Canonical columns | When missing |",
+        "|---|---|---|---|---|",
+    ]
+    for name, requirement in catalogue["data_requirements"].items():
+        needs = "; ".join(
+            f"{obj}: {', '.join(columns)}" for obj, columns in requirement["needs"].items()
+        )
+        out.append(
+            f"| `{name}` | {_cell(requirement['label'])} | {requirement['system'].upper()}"
+            f" | {_cell(needs)} | {_cell(requirement['missing'])} |"
+        )
     for kpi in catalogue["kpis"]:
         grain_text = "<br>".join(
             f"`{grains[g]['model']}`: {_cell(grains[g].get('description', ''))}"
@@ -552,6 +731,7 @@ def render_docs(catalogue: dict[str, Any]) -> str:
             ("Format", f"`{kpi['format']}`"),
             ("Direction", _DIRECTION_TEXT[kpi["direction"]]),
             ("Additive", "yes" if kpi["additive"] else "no"),
+            ("Requires", ", ".join(f"[{r}](#data-requirements)" for r in kpi["requires"])),
             ("Thresholds", _thresholds_text(kpi)),
             ("Superset datasets", datasets or "none"),
         ]

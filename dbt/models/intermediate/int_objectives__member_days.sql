@@ -5,12 +5,26 @@
 -- period per team; a team's actuals are the facts of its reps on the days they were in it.
 with
 
+-- the days objectives can concern: up to the end of the as-of quarter or of the last
+-- objective's period (a fact dated decades ahead stretches dim_date, not the objectives)
+calendar_bounds as (
+    select {{ period_end('quarter', period_start('quarter', as_of_date())) }} as last_day
+    union all
+    select max(period_end) as last_day from {{ ref('int_targets__versions') }}
+),
+
+calendar_end as (
+    select max(last_day) as last_day from calendar_bounds
+),
+
 calendar as (
     select
-        date_day,
-        is_working_day,
-        date_day <= {{ as_of_date() }} as is_elapsed
-    from {{ ref('dim_date') }}
+        dim_date.date_day,
+        dim_date.is_working_day,
+        dim_date.date_day <= {{ as_of_date() }} as is_elapsed
+    from {{ ref('dim_date') }} as dim_date
+    inner join calendar_end
+        on dim_date.date_day <= calendar_end.last_day
 ),
 
 reps as (
@@ -38,7 +52,7 @@ team_day_facts as (
         sum(won_amount) as won_amount,
         date_day
     from rep_day_facts
-    where team_id is not null
+    where team_id != {{ unassigned_id() }}
     group by team_id, date_day
 ),
 

@@ -1,7 +1,11 @@
 -- One row per rep (CRM user in a team role) and period of team membership, from the user's
 -- versions: a version takes effect on the UTC day of its LastModifiedDate (the last version of a
--- day wins), the first period starts at the hire date when that is earlier, consecutive versions
--- in the same team are one period. valid_to is exclusive; '9999-12-31' on the current period.
+-- day wins), consecutive versions in the same team are one period. The first period starts
+-- earlier than the first version: at the hire date when there is one and it is earlier; without
+-- a hire date, at the user's earliest known record (its CreatedDate, its first version, its first
+-- fact: int_reps__first_records), so an export whose user rows all carry the drop's timestamp
+-- still puts a rep's history with the rep's team. valid_to is exclusive; '9999-12-31' on the
+-- current period.
 with
 
 versions as (
@@ -14,6 +18,10 @@ roles as (
 
 current_users as (
     select * from {{ ref('stg_crm__users') }}
+),
+
+first_records as (
+    select * from {{ ref('int_reps__first_records') }}
 ),
 
 dated_versions as (
@@ -95,9 +103,17 @@ bounded as (
         periods.rep_id,
         periods.team_id,
         case
-            when periods.period_number = 1 and current_users.hire_date < periods.first_version_date
-                then current_users.hire_date
-            else periods.first_version_date
+            when periods.period_number > 1 then periods.first_version_date
+            when current_users.hire_date is not null
+                then least(current_users.hire_date, periods.first_version_date)
+            else
+                least(
+                    periods.first_version_date,
+                    coalesce(
+                        {{ utc_date('current_users.created_at') }}, periods.first_version_date
+                    ),
+                    coalesce(first_records.first_record_date, periods.first_version_date)
+                )
         end as valid_from,
         coalesce(
             lead(periods.first_version_date) over (
@@ -109,6 +125,8 @@ bounded as (
     from periods
     left join current_users
         on periods.rep_id = current_users.user_id
+    left join first_records
+        on periods.rep_id = first_records.rep_id
 ),
 
 final as (

@@ -21,6 +21,7 @@ users_with_roles as (
             when 'Account Executive' then 'rep'
             when 'Sales Manager' then 'manager'
             when 'Sales Director' then 'director'
+            else 'other'
         end as role_type,
         users.manager_user_id as manager_rep_id,
         users.hire_date,

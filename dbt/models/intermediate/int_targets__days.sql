@@ -3,7 +3,8 @@
 -- the working days of its whole period (daily_target; daily_target_calendar: over its calendar
 -- days), and a rep target only on the days the rep belongs to a team: a rep who joins mid-period
 -- gets target x working days employed / working days of the period, and a rep who changes team
--- mid-period has the target split between the teams by working days.
+-- mid-period has the target split between the teams by working days. Daily shares are exact
+-- decimals: a sum of them does not depend on the order the engine adds them in.
 with
 
 targets as (
@@ -44,15 +45,17 @@ final as (
         targets.metric,
         targets.period_type,
         member_days.date_day,
-        case
-            when member_days.is_working_day and period_lengths.period_working_days > 0
-                then
-                    cast(targets.target_value as {{ type_double() }})
-                    / period_lengths.period_working_days
-            else 0
-        end as daily_target,
-        cast(targets.target_value as {{ type_double() }})
-        / period_lengths.period_days as daily_target_calendar
+        -- exact decimals (12 places), so that sums over days are the same on every build
+        cast(
+            case
+                when member_days.is_working_day and period_lengths.period_working_days > 0
+                    then targets.target_value / period_lengths.period_working_days
+                else 0
+            end as decimal(38, 12)
+        ) as daily_target,
+        cast(
+            targets.target_value / period_lengths.period_days as decimal(38, 12)
+        ) as daily_target_calendar
     from targets
     inner join period_lengths
         on targets.sales_target_id = period_lengths.sales_target_id

@@ -1,7 +1,9 @@
--- One row per day from the first month with a (not deleted) activity or a posted invoice or
--- credit note to the end of the as-of year (or of the year of the last dated record, if later,
--- e.g. meetings planned next year). A working day is Monday to Friday and not a public holiday
--- of the configured calendar (var holiday_calendar, a calendar_code of seeds/holidays.csv).
+-- One row per day from the first month of any dated record (an activity, an invoice or credit
+-- note, an opportunity's creation or close, a stage change, an objective's period) to the end of
+-- the as-of year (or of the year of the last dated record, if later, e.g. meetings planned next
+-- year): every fact has its day, however old. A working day is Monday to Friday and not a
+-- public holiday of the configured calendar (var holiday_calendar, a calendar_code of
+-- seeds/holidays.csv).
 with
 
 holidays as (
@@ -25,10 +27,39 @@ invoices as (
     where invoice_state = 'posted'
 ),
 
+opportunities as (
+    select {{ utc_date('created_at') }} as record_date
+    from {{ ref('stg_crm__opportunities') }}
+    where not is_deleted
+    union all
+    select close_date as record_date
+    from {{ ref('stg_crm__opportunities') }}
+    where not is_deleted
+),
+
+stage_changes as (
+    select {{ utc_date('stage_entered_at') }} as record_date
+    from {{ ref('stg_crm__opportunity_history') }}
+),
+
+objectives as (
+    select period_start as record_date
+    from {{ ref('int_targets__versions') }}
+    union all
+    select period_end as record_date
+    from {{ ref('int_targets__versions') }}
+),
+
 record_dates as (
     select record_date from activities
     union all
     select record_date from invoices
+    union all
+    select record_date from opportunities
+    union all
+    select record_date from stage_changes
+    union all
+    select record_date from objectives
 ),
 
 data_bounds as (

@@ -1,5 +1,7 @@
 -- One row per sales activity (not deleted): calls, emails, meetings (every meeting status:
--- "held only" quality rules come with challenges), proposals sent, quotes, signed contracts.
+-- "held only" quality rules come with challenges), proposals sent, quotes, signed contracts,
+-- and the Tasks and Events the model cannot classify (activity_type 'unclassified', with the
+-- reason): counted in the activities total, never dropped.
 -- The team and region are the owner's ON THE ACTIVITY DATE (int_reps__team_history), so
 -- activities stay with the team the rep belonged to that day.
 with
@@ -17,6 +19,7 @@ final as (
     select
         activities.activity_id,
         activities.activity_type,
+        activities.unclassified_reason,
         activities.activity_date,
         {{ month_start('activities.activity_date') }} as month_start,
         activities.rep_id,

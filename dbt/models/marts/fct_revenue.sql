@@ -1,7 +1,9 @@
 -- One row per line of a posted ERP invoice or credit note. Credit notes count negative;
--- cancelled documents are excluded. The rep is the CRM user whose email is the
--- document's salesperson email (case-insensitive); the team and region are the rep's ON THE
--- DOCUMENT DATE (int_reps__team_history).
+-- cancelled documents are excluded. The rep is the CRM user whose email is the document's
+-- salesperson email (case-insensitive, int_reps__by_email), else the ERP salesperson itself
+-- (rep id "erp:<e-mail>", dim_rep); a document without a salesperson has no rep (the KPI marts
+-- show it under "(unassigned)"). The team and region are the rep's ON THE DOCUMENT DATE
+-- (int_reps__team_history).
 with
 
 lines as (
@@ -9,8 +11,8 @@ lines as (
     where invoice_state = 'posted'
 ),
 
-reps as (
-    select * from {{ ref('dim_rep') }}
+by_email as (
+    select * from {{ ref('int_reps__by_email') }}
 ),
 
 team_history as (
@@ -27,7 +29,11 @@ final as (
         {{ month_start('lines.invoice_date') }} as month_start,
         lines.customer_id,
         lines.product_id,
-        reps.rep_id,
+        case
+            when by_email.rep_id is not null then by_email.rep_id
+            when lines.salesperson_email != ''
+                then {{ erp_salesperson_id('lines.salesperson_email') }}
+        end as rep_id,
         team_history.team_id,
         team_history.region_id,
         lines.quantity,
@@ -35,11 +41,11 @@ final as (
         lines.cost,
         cast(lines.revenue - lines.cost as decimal(18, 2)) as gross_margin
     from lines
-    left join reps
-        on lines.salesperson_email = reps.email
+    left join by_email
+        on lines.salesperson_email = by_email.user_email
     left join team_history
         on
-            reps.rep_id = team_history.rep_id
+            by_email.rep_id = team_history.rep_id
             and lines.invoice_date >= team_history.valid_from
             and lines.invoice_date < team_history.valid_to
 )

@@ -2,7 +2,8 @@
 -- completed (not still open), a meeting held (not planned, not a no-show), a quote not cancelled
 -- or denied within a day of its creation, an opportunity created, a posted invoice line
 -- (revenue; credit notes negative). Scored from the facts, so a challenge counts the rows the
--- KPIs count, with the rep's team on the event day.
+-- KPIs count, with the rep's team on the event day. Metric values are exact decimals: a
+-- standing does not depend on the order the engine adds them in.
 with
 
 activities as (
@@ -25,11 +26,11 @@ done_activities as (
     -- a call once completed (not still open), a meeting once held (not planned, not a no-show)
     select
         activity_id as event_id,
-        case activity_type when 'call' then 'calls' else 'meetings_held' end as metric,
+        case activity_type when 'call' then 'calls_completed' else 'meetings_held' end as metric,
         activity_date as event_date,
         rep_id,
         team_id,
-        cast(1 as {{ type_double() }}) as metric_value
+        cast(1 as decimal(18, 2)) as metric_value
     from activities
     where
         (activity_type = 'call' and status = 'Completed')
@@ -39,11 +40,11 @@ done_activities as (
 standing_quotes as (
     select
         activities.activity_id as event_id,
-        'quotes' as metric,
+        'standing_quotes' as metric,
         activities.activity_date as event_date,
         activities.rep_id,
         activities.team_id,
-        cast(1 as {{ type_double() }}) as metric_value
+        cast(1 as decimal(18, 2)) as metric_value
     from activities
     inner join quotes
         on activities.activity_id = quotes.quote_id
@@ -62,7 +63,7 @@ new_opportunities as (
         created_date as event_date,
         rep_id,
         team_id,
-        cast(1 as {{ type_double() }}) as metric_value
+        cast(1 as decimal(18, 2)) as metric_value
     from opportunities
 ),
 
@@ -73,7 +74,7 @@ invoiced as (
         invoice_date as event_date,
         rep_id,
         team_id,
-        cast(revenue as {{ type_double() }}) as metric_value
+        cast(revenue as decimal(18, 2)) as metric_value
     from revenue
     where rep_id is not null
 ),

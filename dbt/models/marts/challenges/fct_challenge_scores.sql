@@ -123,7 +123,7 @@ participant_targets as (
         metric,
         period_start,
         case when target_level = 'team' then team_id else rep_id end as participant_id,
-        sum(cast(target_value as {{ type_double() }})) as target_value
+        cast(sum(target_value) as {{ type_double() }}) as target_value
     from targets
     group by
         target_level,
@@ -209,7 +209,7 @@ final as (
         cast(capped_score as {{ type_double() }}) as capped_score,
         cap,
         weight,
-        cast(coalesce(capped_score, 0) * weight as {{ type_double() }}) as points
+        {{ round_ratio('coalesce(capped_score, 0) * weight') }} as points
     from capped
 )
 

@@ -25,7 +25,8 @@ totals as (
         participants.participant_id,
         participants.participant_type,
         participants.participant_name,
-        coalesce(sum(scores.points), 0) as total_points
+        -- points are rounded to 6 decimals per row: summed as exact decimals
+        coalesce(sum(cast(scores.points as decimal(38, 6))), 0) as total_points
     from participants
     left join scores
         on

@@ -15,8 +15,16 @@
 
 with
 
+availability as (
+    {{ data_availability() }}
+),
+
 member_periods as (
-    select * from {{ ref('int_objectives__member_periods') }}
+    select
+        member_periods.*,
+        availability.*
+    from {{ ref('int_objectives__member_periods') }} as member_periods
+    cross join availability
 ),
 
 target_days as (
@@ -39,7 +47,7 @@ target_periods_by_source as (
         {{ period_start(grain, 'date_day') }} as period_start,
         period_type as target_source,
         {{ kpi('objective_target') }} as target,  -- noqa: RF04
-        {{ kpi('objective_target_to_date') }} as prorated_target_to_date,
+        {{ kpi('prorated_target_to_date') }} as prorated_target_to_date,
         sum(case when is_elapsed then daily_target_calendar else 0 end)
             as prorated_target_to_date_calendar
     from target_days
@@ -81,7 +89,7 @@ actuals as (
         working_days,
         elapsed_working_days,
         '{{ metric }}' as metric,
-        cast({{ measure }} as {{ type_double() }}) as actual
+        {{ if_available(measure, 'cast(' ~ measure ~ ' as ' ~ type_double() ~ ')') }} as actual
     from member_periods
     {%- if not loop.last %}
     union all
@@ -141,7 +149,7 @@ joined as (
 paced as (
     select
         *,
-        {{ kpi('objective_pace') }} as pace,
+        {{ kpi('pace') }} as pace,
         working_days - elapsed_working_days as remaining_working_days
     from joined
 ),
@@ -172,7 +180,7 @@ final as (
         target_source,
         cast(target as decimal(18, 2)) as target,  -- noqa: RF04
         cast(actual as decimal(18, 2)) as actual,
-        {{ kpi('objective_attainment') }} as attainment,
+        {{ kpi('attainment') }} as attainment,
         cast(working_days as integer) as working_days,
         cast(elapsed_working_days as integer) as elapsed_working_days,
         cast(remaining_working_days as integer) as remaining_working_days,
@@ -182,9 +190,10 @@ final as (
         pace,
         case
             when target is null or target = 0 then 'no target'
+            when actual is null then 'unavailable'
             when pace is null then 'not started'
-            when pace >= {{ kpi_threshold('objective_pace', 'green') }} then 'on track'
-            when pace <= {{ kpi_threshold('objective_pace', 'red') }} then 'off track'
+            when pace >= {{ kpi_threshold('pace', 'green') }} then 'on track'
+            when pace <= {{ kpi_threshold('pace', 'red') }} then 'off track'
             else 'at risk'
         end as status,
         {{ kpi('run_rate_projection') }} as run_rate_projection,

@@ -10,7 +10,10 @@
 --     of them reached the stage (reached_from_cohort), the cumulative conversion.
 -- Only each stage's first entry counts (fct_opportunity_history.is_first_entry): a deal
 -- reopened after being won enters Closed Won once. Opportunities stay with the team and region
--- of their owner on the day of the stage entry (stage cohort) or of the creation (cohort).
+-- of their owner on the day of the stage entry (stage cohort) or of the creation (cohort);
+-- without an owner or a team that day, with "(unassigned)". The funnel reads recorded stage
+-- changes only (history_source 'history'): without OpportunityHistory it is empty and
+-- marts.kpi_availability says why.
 {%- set measures = [
     'entered', 'advanced', 'exited', 'days_in_stage', 'cohort_opportunities',
     'reached_from_cohort'
@@ -20,6 +23,10 @@
 ] %}
 
 with
+
+availability as (
+    {{ data_availability() }}
+),
 
 reps as (
     select * from {{ ref('dim_rep') }}
@@ -39,11 +46,19 @@ regions as (
 ),
 
 history as (
-    select history.*
-    from {{ ref('fct_opportunity_history') }} as history
-    inner join reps
-        on history.rep_id = reps.rep_id
-    where reps.role_type = 'rep' and history.valid_from <= {{ as_of_date() }}
+    select
+        opportunity_id,
+        coalesce(rep_id, {{ unassigned_id() }}) as rep_id,
+        coalesce(team_id, {{ unassigned_id() }}) as team_id,
+        coalesce(region_id, {{ unassigned_id() }}) as region_id,
+        stage_name,
+        stage_order,
+        is_closed_stage,
+        is_first_entry,
+        change_number,
+        valid_from
+    from {{ ref('fct_opportunity_history') }}
+    where history_source = 'history' and valid_from <= {{ as_of_date() }}
 ),
 
 first_entries as (
@@ -198,12 +213,7 @@ final as (
     select
         by_level.level,
         by_level.member_id,
-        case by_level.level
-            when 'rep' then reps.rep_name
-            when 'team' then teams.team_name
-            when 'region' then regions.region_name
-            else 'Company'
-        end as member_name,
+        {{ member_name('by_level') }} as member_name,
         by_level.period_grain,
         cast(by_level.period_start as date) as period_start,
         by_level.stage_name,
@@ -214,11 +224,12 @@ final as (
         {%- for kpi_name in [
             'next_step_conversion', 'cumulative_conversion', 'avg_days_in_stage'
         ] %}
-        {{ kpi(kpi_name) }} as {{ kpi_name }},
+        {{ if_available(kpi_name, kpi(kpi_name), 'availability') }} as {{ kpi_name }},
         {%- endfor %}
         cast(by_level.median_days_in_stage as {{ type_double() }}) as median_days_in_stage,
         {{ as_of_date() }} as as_of_date
     from by_level
+    cross join availability
     left join reps
         on by_level.level = 'rep' and by_level.member_id = reps.rep_id
     left join teams

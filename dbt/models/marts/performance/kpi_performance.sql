@@ -5,10 +5,13 @@
 -- at the period's end (the as-of date for the current period), the previous period's sums up
 -- to the same elapsed point, and every KPI as a ratio of those sums (never an average of ratios).
 -- Facts stay with the team and region the rep belonged to on the day of the event
--- (kpi_rep_day); the pipeline with the owner's team on the snapshot day.
+-- (kpi_rep_day); the pipeline with the owner's team on the snapshot day. Facts of nobody, or of a
+-- day without a team, are under the member "(unassigned)" of their level: every level adds up
+-- to the company. A KPI the company's data cannot give is null on every row (if_available,
+-- marts.kpi_availability), never 0.
 -- Every KPI's formula comes from the KPI catalogue (dbt/kpis.yml) through kpi().
 {%- set measures = [
-    'calls', 'emails', 'meetings', 'meetings_held', 'proposals', 'quotes', 'contracts',
+    'calls', 'calls_completed', 'emails', 'meetings', 'meetings_held', 'proposals', 'quotes', 'contracts',
     'activities', 'new_opportunities', 'won_opportunities', 'lost_opportunities', 'won_amount',
     'lost_amount', 'won_cycle_days', 'quantity', 'revenue', 'cost', 'gross_margin'
 ] %}
@@ -27,6 +30,10 @@
 ] %}
 
 with
+
+availability as (
+    {{ data_availability() }}
+),
 
 rep_days as (
     select * from {{ ref('kpi_rep_day') }}
@@ -158,15 +165,17 @@ previous_sums as (
     {%- endfor %}
 ),
 
--- Open opportunities at the end of the period's snapshot day, with the owner's team that day.
+-- Open opportunities at the end of the period's snapshot day, with the owner's team that day
+-- (whoever the owner is; an opportunity without stage history is open from its creation to its
+-- close, fct_opportunity_history).
 open_opportunities as (
     select
         periods.period_grain,
         periods.period_start,
         periods.period_end,
-        history.rep_id,
-        team_history.team_id,
-        team_history.region_id,
+        coalesce(history.rep_id, {{ unassigned_id() }}) as rep_id,
+        coalesce(team_history.team_id, {{ unassigned_id() }}) as team_id,
+        coalesce(team_history.region_id, {{ unassigned_id() }}) as region_id,
         history.stage_order,
         history.amount,
         history.probability,
@@ -176,14 +185,12 @@ open_opportunities as (
         on
             periods.snapshot_date >= history.valid_from
             and periods.snapshot_date < history.valid_to
-    inner join reps
-        on history.rep_id = reps.rep_id
     left join team_history
         on
             history.rep_id = team_history.rep_id
             and periods.snapshot_date >= team_history.valid_from
             and periods.snapshot_date < team_history.valid_to
-    where not history.is_closed_stage and reps.role_type = 'rep'
+    where not history.is_closed_stage
 ),
 
 pipeline_sums as (
@@ -241,15 +248,11 @@ by_level as (
 joined as (
     select
         by_level.*,
+        availability.*,
         elapsed.period_end,
         elapsed.working_days,
         elapsed.elapsed_offset,
-        case by_level.level
-            when 'rep' then reps.rep_name
-            when 'team' then teams.team_name
-            when 'region' then regions.region_name
-            else 'Company'
-        end as member_name,
+        {{ member_name('by_level') }} as member_name,
         -- row-level security keys (as kpi_rep_month): the rep's own rows; a manager's reps
         -- and team
         case when by_level.level = 'rep' then reps.email end as rep_email,
@@ -258,6 +261,7 @@ joined as (
             when 'team' then teams.manager_email
         end as manager_email
     from by_level
+    cross join availability
     inner join elapsed
         on
             by_level.period_grain = elapsed.period_grain
@@ -284,19 +288,23 @@ final as (
         cast(elapsed_offset + 1 as integer) as elapsed_days,
         cast(working_days as integer) as working_days,
         {%- for measure in measures + prev_measures %}
+        {%- set kpi_name = measure.split('_prev')[0] %}
         {%- if measure.startswith('quantity') %}
-        cast({{ measure }} as decimal(18, 3)) as {{ measure }},
-        {%- elif measure.split('_prev')[0] in money_measures %}
-        cast({{ measure }} as decimal(18, 2)) as {{ measure }},
+        {%- set column_type = 'decimal(18, 3)' %}
+        {%- elif kpi_name in money_measures %}
+        {%- set column_type = 'decimal(18, 2)' %}
         {%- else %}
-        cast({{ measure }} as integer) as {{ measure }},
+        {%- set column_type = 'integer' %}
         {%- endif %}
+        cast({{ if_available(kpi_name, measure) }} as {{ column_type }}) as {{ measure }},
         {%- endfor %}
-        cast(open_opportunities as integer) as open_opportunities,
-        cast(open_qualified_opportunities as integer) as open_qualified_opportunities,
-        cast(open_pipeline as decimal(18, 2)) as open_pipeline,
-        cast(weighted_pipeline as decimal(18, 2)) as weighted_pipeline,
-        cast(open_in_period_pipeline as decimal(18, 2)) as open_in_period_pipeline,
+        {%- for measure, column_type in [
+            ('open_opportunities', 'integer'), ('open_qualified_opportunities', 'integer'),
+            ('open_pipeline', 'decimal(18, 2)'), ('weighted_pipeline', 'decimal(18, 2)'),
+            ('open_in_period_pipeline', 'decimal(18, 2)')
+        ] %}
+        cast({{ if_available(measure, measure) }} as {{ column_type }}) as {{ measure }},
+        {%- endfor %}
         {%- for kpi_name in [
             'activities_per_working_day', 'meetings_per_working_day', 'calls_to_meetings',
             'meetings_to_opportunities', 'proposals_to_won', 'quotes_to_won', 'win_rate',
@@ -304,7 +312,7 @@ final as (
             'margin_pct', 'revenue_growth_same_point', 'activities_growth_same_point',
             'won_amount_growth_same_point'
         ] %}
-        {{ kpi(kpi_name) }} as {{ kpi_name }},
+        {{ if_available(kpi_name, kpi(kpi_name)) }} as {{ kpi_name }},
         {%- endfor %}
         {{ as_of_date() }} as as_of_date
     from joined
