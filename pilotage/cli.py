@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -198,7 +199,7 @@ def _generate(
 @click.option(
     "--mapping",
     required=True,
-    help="A shipped mapping (hubspot, pipedrive) or the path of your own mapping YAML.",
+    help="A shipped mapping (hubspot, pipedrive, maven_crm) or the path of your own mapping YAML.",
 )
 @click.option(
     "--export-dir",
@@ -214,24 +215,62 @@ def map_crm(
 ) -> None:
     """Turn another CRM's export (HubSpot, Pipedrive, ...) into the canonical CRM extracts.
 
-    The mapping YAML says which export columns and values become which canonical ones
-    (docs/crm_mappings.md). Unknown values stop the conversion with the file, line and column.
+    The mapping YAML says how the export is written and which export columns and values become
+    which canonical ones (docs/crm_mappings.md). First it reports which KPIs the mapping can
+    support; then it converts. Rows with a bad value are left out and filed for the
+    raw_crm.quarantine table (or stop the conversion under on_bad_value: fail). Then run
+    `pilotage refresh` to load, build and publish.
     """
-    from ingestion.mapping import ExportError, MappingError, convert_export, resolve_mapping
-
     settings = _apply_options(as_of, data_dir)
-    _step(f"mapping the {mapping} export in {export_dir} into {settings.landing_dir}")
+    drop = drop or settings.as_of.strftime("%Y%m%d")
     try:
-        counts = convert_export(
-            resolve_mapping(mapping),
-            Path(export_dir),
-            settings.landing_dir,
-            drop or settings.as_of.strftime("%Y%m%d"),
-        )
-    except (MappingError, ExportError) as exc:
+        _map_crm(mapping, Path(export_dir), settings.landing_dir, drop)
+    except (ValueError, OSError) as exc:  # MappingError, ExportError: located messages
         _fail(str(exc))
-    for name, rows in sorted(counts.items()):
-        click.echo(f"    {name}: {rows:,}")
+    except Exception as exc:  # never a bare traceback
+        log.debug("map-crm failed", exc_info=True)
+        _fail(f"{type(exc).__name__}: {exc} (pilotage -v map-crm ... shows the traceback)")
+
+
+def _map_crm(name: str, export_dir: Path, landing_dir: Path, drop: str) -> None:
+    from ingestion.mapping import convert, coverage_report, load_mapping, resolve_mapping
+
+    mapping = load_mapping(resolve_mapping(name))
+    _step(f"what the KPIs need (dbt/kpis.yml) and what mapping {mapping.name} fills")
+    before = coverage_report(mapping)
+    _echo_lines(before.lines())
+    _step(f"converting the export in {export_dir} into {landing_dir} (drop {drop})")
+    result = convert(mapping, export_dir, landing_dir, drop)
+    for count_name, rows in result.counts.items():
+        click.echo(f"    {count_name}: {rows:,}")
+    if result.bad_rows:
+        _echo_quarantine(result)
+    after = coverage_report(mapping, result.filled)
+    if after.lines() != before.lines():
+        _step("coverage of this export (mapped columns that came out empty count as missing)")
+        _echo_lines(after.lines())
+    click.secho(
+        "    next: `pilotage refresh` loads the landing folder, builds, checks and publishes",
+        fg="green",
+    )
+
+
+def _echo_lines(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(f"    {line}")
+
+
+def _echo_quarantine(result, shown: int = 10) -> None:
+    rows = {(b.source_file, b.line) for b in result.bad_rows}
+    click.secho(
+        f"    {len(rows)} row(s) with {len(result.bad_rows)} bad value(s) left out, filed in "
+        f"{result.quarantine_file} (loaded into raw_crm.quarantine by `pilotage refresh`):",
+        fg="yellow",
+    )
+    for bad in result.bad_rows[:shown]:
+        click.echo(f"      {bad.message}")
+    if len(result.bad_rows) > shown:
+        click.echo(f"      ... and {len(result.bad_rows) - shown} more (see the file)")
 
 
 @main.command()
@@ -278,17 +317,16 @@ def kpis(check: bool) -> None:
 @click.option("--quiet", is_flag=True, help="Only print errors.")
 def dbt_parse(quiet: bool) -> None:
     """Parse the dbt project into dbt/target/manifest.json (Dagster and sqlfluff read it)."""
-    _apply_options()
-    _prepare_dbt(quiet)
+    _prepare_dbt(_apply_options(), quiet)
 
 
-def _prepare_dbt(quiet: bool = False) -> None:
+def _prepare_dbt(settings: Settings, quiet: bool = False) -> None:
     from pilotage.dbt import DbtError, parse_project
 
     if not quiet:
         _step("parsing the dbt project")
     try:
-        parse_project()
+        parse_project(settings)
     except DbtError as exc:
         _fail(str(exc))
 
@@ -324,8 +362,11 @@ def _refresh(settings: Settings) -> None:
             "`pilotage generate`, or drop your CRM/ERP extracts there (see ingestion/README.md)."
         )
     _prepare_dagster_home()
-    _prepare_dbt()
-    _step(f"running the full_refresh Dagster job (as of {settings.as_of})")
+    _prepare_dbt(settings)
+    _step(
+        f"running the full_refresh Dagster job (as of {settings.as_of}, sources: "
+        f"{', '.join(settings.sources)})"
+    )
     from dagster import DagsterInstance
 
     from dagster_project.definitions import build_definitions
@@ -356,27 +397,46 @@ def _refresh(settings: Settings) -> None:
 @AS_OF
 @DATA_DIR
 def check(as_of: str | None, data_dir: str | None) -> None:
-    """Run the Great Expectations suites and the mart-vs-facts reconciliation, and report."""
+    """Run the gates (every dbt test: blocking business rules, conservation from the extracts
+    to the marts, and the warnings) and validate the latest deliveries (Great Expectations,
+    warnings only, with a Data Docs report). Exit 1 when a gate fails (docs/data_quality.md)."""
     settings = _apply_options(as_of, data_dir)
-    if not _checks_pass(settings):
+    gates_pass = _checks_pass(settings)
+    _step("validating the latest deliveries (Great Expectations, warnings only)")
+    from pilotage.quality import validate_deliveries
+
+    for system in settings.sources:
+        report = validate_deliveries(
+            settings.warehouse_path, system, settings.data_dir / "quality", "pilotage-check"
+        )
+        click.secho(f"    {system}: {report.summary()}", fg="yellow" if report.warnings else None)
+    if not gates_pass:
         sys.exit(1)
 
 
+# dbt test's lines worth showing: each failed or warning test, where its rows are kept, totals
+_TEST_OUTCOME = re.compile(
+    r"(Failure|Warning) in test (\S+)|select \* from \S*dbt_test__audit\S*|Done\. PASS=.*"
+)
+
+
 def _checks_pass(settings: Settings) -> bool:
-    from pilotage.quality import validate_all
+    """The gates, as Dagster runs them before publishing: every dbt test of the project."""
+    from pilotage.dbt import DbtError, check_project
 
     if not settings.warehouse_path.exists():
         _fail(f"No warehouse at {settings.warehouse_path}: run `pilotage refresh` first.")
-    _step(f"quality checks on {settings.warehouse_path}")
-    from pilotage.reconciliation import mart_vs_facts
-
-    results = validate_all(settings.warehouse_path, settings.as_of)
-    for result in results:
-        click.secho(result.summary(), fg="green" if result.success else "red")
-    # The same blocking reconciliation Dagster runs before publishing (the CRM-vs-ERP one warns).
-    reconciled = mart_vs_facts(settings.warehouse_path)
-    click.secho(reconciled.summary, fg="green" if reconciled.passed else "red")
-    return reconciled.passed and all(r.success for r in results)
+    _step(f"gates on {settings.warehouse_path} (dbt tests, docs/data_quality.md)")
+    try:
+        output, passed = check_project(settings).stdout, True
+    except DbtError as exc:
+        output, passed = str(exc), False
+    for match in _TEST_OUTCOME.finditer(output):
+        failed = match.group(1) == "Failure"
+        click.secho(
+            f"    {match.group(0)}", fg="red" if failed else "yellow" if match.group(1) else None
+        )
+    return passed
 
 
 @main.command()
@@ -530,7 +590,7 @@ def _serve(settings: Settings, superset_port: int, dagster_port: int | None) -> 
         processes.append(("Superset", superset_proc))
         if dagster_port:
             _prepare_dagster_home()
-            _prepare_dbt(quiet=True)
+            _prepare_dbt(settings, quiet=True)
             _step(f"starting Dagster on http://127.0.0.1:{dagster_port} (log: {logs}/dagster.log)")
             dagster_log = open(logs / "dagster.log", "ab")  # noqa: SIM115
             dagster_cmd = [str(Path(sys.executable).with_name("dagster")), "dev"]

@@ -1,9 +1,17 @@
-"""Great Expectations suites on the fact tables: the gate in front of publishing.
+"""Great Expectations at the door: each delivery is validated as it lands, with a report per run.
 
-GX 1.x SQL datasources fail on DuckDB (``MetricResolutionError``, known upstream), so each suite
-validates the table pulled through DuckDB as a pandas dataframe (fast at these sizes). The suites
-are defined here once; Dagster runs them as blocking asset checks and ``pilotage publish`` runs them
-before it swaps the serving file.
+The blocking gates are dbt tests (dbt/tests, the models' YAML; docs/data_quality.md lists them
+with the business rule each protects): a failing one stops the publish. Great Expectations does
+what it does best here: it looks at every delivery (the rows the latest load added to each raw
+table) and warns about what is possible but suspicious - a date years ahead of the delivery, an
+amount a hundred times its column's median, a negative amount - and keeps a human-readable
+report of every run (Data Docs, ``<data_dir>/quality/gx/uncommitted/data_docs/local_site``),
+linked from the Dagster run. It never blocks: a legitimate but unusual value must reach the
+dashboards, and someone should look at it.
+
+GX 1.x SQL datasources fail on DuckDB (``MetricResolutionError``, known upstream), so each
+delivery is pulled through DuckDB as a pandas dataframe; only the columns the expectations read,
+and only the latest delivery's rows, are pulled.
 """
 
 from __future__ import annotations
@@ -11,20 +19,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+
+from ingestion.extracts import Extract, extracts_of
+from ingestion.sources import LOAD_ID_COLUMN, column_name
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_TYPES = ["call", "email", "meeting", "proposal", "quote", "contract"]
-KPI_STATUSES = ["on track", "at risk", "off track", "no target"]
-# dtypes pandas gives DuckDB columns (pandas 2 and 3 spell text differently).
-TEXT = ["object", "str", "string", "StringDtype"]
-DATE = ["datetime64[us]", "datetime64[ns]", "datetime64[ms]", "datetime64[s]", "object"]
-NUMBER = ["float64", "Float64", "int64", "Int64", "int32", "Int32"]
+# What counts as suspicious (a warning in the delivery report, never a block).
+YEARS_AHEAD = 2  # a date more than this many years after the delivery day
+OUTLIER_FACTOR = 100  # an amount more than this many times its column's median
+MIN_ROWS_FOR_MEDIAN = 20  # a median of fewer non-zero amounts says nothing
+# Dates that legitimately lie ahead are still bounded: a planned meeting, a close date, a
+# contract start, an objective's period. Timestamps of record keeping (CreatedDate, cursors) are
+# never ahead of the delivery by more than a day of clock skew.
+RECORD_TIMESTAMPS = ("CreatedDate", "LastModifiedDate", "created_at", "updated_at")
+# An objective's value is an amount or a count depending on its metric: its median says nothing.
+NO_MEDIAN_COLUMNS = ("Target_Value__c",)
 
 
 @dataclass(frozen=True)
@@ -37,162 +52,221 @@ class ExpectationOutcome:
 
 
 @dataclass(frozen=True)
-class SuiteResult:
-    table: str
-    success: bool
+class DeliveryResult:
+    """The validation of one raw table's latest delivery."""
+
+    table: str  # raw_<system>.<table>
+    load_id: str | None
     rows: int
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
 
     @property
-    def failures(self) -> list[ExpectationOutcome]:
+    def success(self) -> bool:
+        return all(o.success for o in self.outcomes)
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.success]
 
     def summary(self) -> str:
+        if not self.rows:
+            return f"{self.table}: nothing delivered"
         if self.success:
-            return f"{self.table}: {len(self.outcomes)} expectations passed on {self.rows} rows"
-        lines = [f"{self.table}: {len(self.failures)} of {len(self.outcomes)} expectations failed"]
-        for o in self.failures:
+            return f"{self.table}: {len(self.outcomes)} expectations met by {self.rows} rows"
+        lines = [f"{self.table}: {len(self.warnings)} of {len(self.outcomes)} expectations warn"]
+        for o in self.warnings:
             where = f" on {o.column}" if o.column else ""
             count = f", {o.unexpected_count} rows" if o.unexpected_count else ""
             lines.append(f"  - {o.expectation}{where}{count}, e.g. {o.sample[:5]}")
         return "\n".join(lines)
 
 
-def _suite_fct_activities(gx, con, as_of: dt.date) -> list:
-    e = gx.expectations
-    rep_ids = [r[0] for r in con.execute("select rep_id from marts.dim_rep").fetchall()]
-    return [
-        e.ExpectTableRowCountToBeBetween(min_value=1, max_value=500_000_000),
-        e.ExpectColumnValuesToBeUnique(column="activity_id"),
-        e.ExpectColumnValuesToNotBeNull(column="activity_id"),
-        e.ExpectColumnValuesToBeInSet(column="activity_type", value_set=ACTIVITY_TYPES),
-        # Plausible volume: a working sales force logs every kind of activity.
-        e.ExpectColumnDistinctValuesToContainSet(column="activity_type", value_set=ACTIVITY_TYPES),
-        e.ExpectColumnValuesToNotBeNull(column="activity_date"),
-        e.ExpectColumnValuesToBeInTypeList(column="activity_date", type_list=DATE),
-        # Nothing dated after the as-of day: a future date is a wrong extract or a wrong clock.
-        e.ExpectColumnMaxToBeBetween(column="activity_date", max_value=_ts(as_of)),
-        e.ExpectColumnValuesToNotBeNull(column="rep_id"),
-        e.ExpectColumnValuesToBeInSet(column="rep_id", value_set=rep_ids),
-    ]
+@dataclass(frozen=True)
+class DeliveryReport:
+    results: list[DeliveryResult]
+    data_docs: Path | None  # index.html of the Data Docs site
+
+    @property
+    def warnings(self) -> int:
+        return sum(len(r.warnings) for r in self.results)
+
+    def summary(self) -> str:
+        checked = [r for r in self.results if r.rows]
+        head = f"{len(checked)} deliveries validated, {self.warnings} warning(s)" + (
+            f"; report: {self.data_docs}" if self.data_docs else ""
+        )
+        return "\n".join([head, *(r.summary() for r in checked if not r.success)])
 
 
-def _suite_fct_revenue(gx, con, as_of: dt.date) -> list:
-    e = gx.expectations
-    rep_ids = [r[0] for r in con.execute("select rep_id from marts.dim_rep").fetchall()]
-    products = [r[0] for r in con.execute("select product_id from marts.dim_product").fetchall()]
-    customers = [r[0] for r in con.execute("select customer_id from marts.dim_customer").fetchall()]
-    return [
-        e.ExpectTableRowCountToBeBetween(min_value=1, max_value=500_000_000),
-        e.ExpectColumnValuesToBeUnique(column="invoice_line_id"),
-        e.ExpectColumnValuesToNotBeNull(column="invoice_line_id"),
-        e.ExpectColumnValuesToBeInSet(column="document_type", value_set=["invoice", "credit_note"]),
-        e.ExpectColumnValuesToBeInTypeList(column="invoice_date", type_list=DATE),
-        e.ExpectColumnMaxToBeBetween(column="invoice_date", max_value=_ts(as_of)),
-        *(
-            e.ExpectColumnValuesToBeInTypeList(column=c, type_list=NUMBER)
-            for c in ("quantity", "revenue", "cost", "gross_margin")
-        ),
-        # Quantities are never negative on invoices, never positive on credit notes.
-        e.ExpectColumnValuesToBeBetween(
-            column="quantity",
-            min_value=0,
-            row_condition='document_type=="invoice"',
-            condition_parser="pandas",
-        ),
-        e.ExpectColumnValuesToBeBetween(
-            column="quantity",
-            max_value=0,
-            row_condition='document_type=="credit_note"',
-            condition_parser="pandas",
-        ),
-        e.ExpectColumnValuesToBeInSet(column="rep_id", value_set=rep_ids),
-        e.ExpectColumnValuesToNotBeNull(column="rep_id"),
-        e.ExpectColumnValuesToBeInSet(column="product_id", value_set=products),
-        e.ExpectColumnValuesToBeInSet(column="customer_id", value_set=customers),
-    ]
+def _is_temporal(data_type: pa.DataType) -> bool:
+    return pa.types.is_date(data_type) or pa.types.is_timestamp(data_type)
 
 
-def _suite_kpi_rep_month(gx, con, as_of: dt.date) -> list:
-    e = gx.expectations
-    return [
-        e.ExpectTableRowCountToBeBetween(min_value=1, max_value=50_000_000),
-        e.ExpectCompoundColumnsToBeUnique(column_list=["month_start", "rep_id"]),
-        e.ExpectColumnValuesToBeInSet(column="status", value_set=KPI_STATUSES),
-        *(
-            e.ExpectColumnValuesToBeBetween(column=c, min_value=0)
-            for c in ("calls", "emails", "meetings", "proposals", "quotes", "contracts")
-        ),
-        e.ExpectColumnValuesToBeBetween(column="attainment", min_value=-1, max_value=100),
-        e.ExpectColumnMaxToBeBetween(column="month_start", max_value=_ts(as_of)),
-    ]
+def _medians(con, table: str, columns: list[str]) -> dict[str, float]:
+    """Each money column's median over every row of the raw table (non-zero values)."""
+    medians = {}
+    for column in columns:
+        count, median = con.execute(
+            f'select count(*), median(abs("{column}")) from {table} '
+            f'where "{column}" is not null and "{column}" != 0'
+        ).fetchone()
+        if count >= MIN_ROWS_FOR_MEDIAN and median:
+            medians[column] = float(median)
+    return medians
 
 
-def _ts(day: dt.date):
+def delivery_expectations(
+    gx, extract: Extract, delivered_on: dt.date, medians: dict[str, float]
+) -> list:
+    """The suspicious-value expectations of one extract's delivery (all warnings)."""
     import pandas as pd
 
-    return pd.Timestamp(day)
+    e = gx.expectations
+    expectations = []
+    for name, data_type in extract.columns.items():
+        column = column_name(name)
+        if _is_temporal(data_type):
+            ahead = dt.timedelta(days=1) if name in RECORD_TIMESTAMPS else None
+            limit = delivered_on + (ahead or dt.timedelta(days=366 * YEARS_AHEAD))
+            zone = "UTC" if getattr(data_type, "tz", None) else None
+            expectations.append(
+                e.ExpectColumnValuesToBeBetween(
+                    column=column,
+                    max_value=pd.Timestamp(limit, tz=zone),
+                    severity="warning",
+                    notes=f"suspicious: {name} later than {limit.isoformat()}",
+                )
+            )
+        elif name in extract.money_columns:
+            expectations.append(
+                e.ExpectColumnValuesToBeBetween(
+                    column=column,
+                    min_value=0,
+                    severity="warning",
+                    notes=f"suspicious: a negative {name}",
+                )
+            )
+            if column in medians:
+                expectations.append(
+                    e.ExpectColumnValuesToBeBetween(
+                        column=column,
+                        max_value=OUTLIER_FACTOR * medians[column],
+                        severity="warning",
+                        notes=f"suspicious: {name} over {OUTLIER_FACTOR} x its median",
+                    )
+                )
+    return expectations
 
 
-# Table in schema marts -> the suite's expectations. One entry per checked table.
-SUITES: dict[str, Callable] = {
-    "fct_activities": _suite_fct_activities,
-    "fct_revenue": _suite_fct_revenue,
-    "kpi_rep_month": _suite_kpi_rep_month,
-}
-
-
-def _context():
+def _context(quality_dir: Path):
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
 
-    context = gx.get_context(mode="ephemeral")
+    quality_dir.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(quality_dir))
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     return gx, context
 
 
-def validate_table(warehouse_path: Path, table: str, as_of: dt.date) -> SuiteResult:
-    """Run the suite of ``marts.<table>`` against the warehouse (opened read-only)."""
-    gx, context = _context()
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+def _latest_delivery(con, table: str, columns: list[str]):
+    """The rows of the latest load that delivered rows to ``table``, as a dataframe."""
+    load_id = con.execute(f"select max({LOAD_ID_COLUMN}) from {table}").fetchone()[0]
+    selected = ", ".join(f'"{c}"' for c in columns) or "1 as _row"
+    frame = con.execute(
+        f"select {selected} from {table} where {LOAD_ID_COLUMN} = ?", [load_id]
+    ).df()
+    return load_id, frame
+
+
+def _latest_delivery_batch(source, asset_name: str):
+    """The batch definition "latest delivery" of a table's dataframe asset (made once)."""
     try:
-        frame = con.execute(f'select * from marts."{table}"').df()
-        expectations = SUITES[table](gx, con, as_of)
-    finally:
-        con.close()
-    # DuckDB decimals arrive as Python Decimals: compare them as numbers.
-    for column in frame.columns:
-        if frame[column].dtype == object and len(frame) and _is_decimal(frame[column]):
-            frame[column] = frame[column].astype("float64")
-    source = context.data_sources.add_pandas(f"pilotage_{table}")
-    batch = (
-        source.add_dataframe_asset(name=table)
-        .add_batch_definition_whole_dataframe("all")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
-    suite = gx.ExpectationSuite(name=f"{table}_suite")
-    for expectation in expectations:
-        suite.add_expectation(expectation)
-    result = batch.validate(suite)
-    outcomes = [
-        ExpectationOutcome(
-            expectation=r.expectation_config.type,
-            column=r.expectation_config.kwargs.get("column"),
-            success=bool(r.success),
-            unexpected_count=r.result.get("unexpected_count"),
-            sample=list(r.result.get("partial_unexpected_list") or [])[:10],
-        )
-        for r in result.results
-    ]
-    return SuiteResult(table, bool(result.success), len(frame), outcomes)
+        asset = source.get_asset(asset_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(asset_name)
+    try:
+        return asset.get_batch_definition("latest delivery")
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe("latest delivery")
 
 
-def _is_decimal(series) -> bool:
+def _as_numbers(frame):
+    """DuckDB decimals arrive as Python Decimals: compare them as numbers."""
     import decimal
 
-    first = series.dropna()
-    return len(first) > 0 and isinstance(first.iloc[0], decimal.Decimal)
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if len(values) and isinstance(values.iloc[0], decimal.Decimal):
+            frame[column] = frame[column].astype("float64")
+    return frame
 
 
-def validate_all(warehouse_path: Path, as_of: dt.date) -> list[SuiteResult]:
-    return [validate_table(warehouse_path, table, as_of) for table in SUITES]
+def validate_deliveries(
+    warehouse_path: Path,
+    system: str,
+    quality_dir: Path,
+    run_name: str,
+    delivered_on: dt.date | None = None,
+) -> DeliveryReport:
+    """Validate the latest delivery of every raw table of ``system`` and update the Data Docs.
+
+    ``run_name`` names the validation run in the report (the Dagster run id); ``delivered_on`` is
+    the day dates are judged from (default: today)."""
+    delivered_on = delivered_on or dt.date.today()
+    gx, context = _context(Path(quality_dir))
+    source = context.data_sources.add_or_update_pandas(f"{system}_deliveries")
+    definitions, frames, load_ids = [], {}, {}
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        existing = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?",
+                [f"raw_{system}"],
+            ).fetchall()
+        }
+        for extract in extracts_of(system):
+            if extract.table not in existing:
+                continue
+            table = f"raw_{system}.{extract.table}"
+            money = [column_name(c) for c in extract.money_columns if c not in NO_MEDIAN_COLUMNS]
+            medians = _medians(con, table, money)
+            expectations = delivery_expectations(gx, extract, delivered_on, medians)
+            columns = sorted({x.column for x in expectations})
+            load_id, frame = _latest_delivery(con, table, columns)
+            load_ids[table], frames[table] = load_id, _as_numbers(frame)
+            asset_name = f"{system}.{extract.table}"
+            suite = context.suites.add_or_update(
+                gx.ExpectationSuite(name=asset_name, expectations=expectations)
+            )
+            definition = gx.ValidationDefinition(
+                data=_latest_delivery_batch(source, asset_name), suite=suite, name=asset_name
+            )
+            definitions.append((table, context.validation_definitions.add_or_update(definition)))
+    finally:
+        con.close()
+    results = []
+    for table, definition in definitions:
+        frame = frames[table]
+        if frame.empty:
+            results.append(DeliveryResult(table, load_ids[table], 0))
+            continue
+        result = definition.run(
+            batch_parameters={"dataframe": frame},
+            result_format="SUMMARY",
+            run_id=gx.RunIdentifier(run_name=run_name),
+        )
+        outcomes = [
+            ExpectationOutcome(
+                expectation=r.expectation_config.type,
+                column=r.expectation_config.kwargs.get("column"),
+                success=bool(r.success),
+                unexpected_count=r.result.get("unexpected_count"),
+                sample=[str(v) for v in (r.result.get("partial_unexpected_list") or [])][:10],
+            )
+            for r in result.results
+        ]
+        results.append(DeliveryResult(table, load_ids[table], len(frame), outcomes))
+    context.build_data_docs()
+    docs = Path(quality_dir) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    return DeliveryReport(results, docs if docs.exists() else None)
