@@ -56,9 +56,10 @@ RLS_CLAUSES = {
         ),
     ),
 }
-# Challenge standings are a leaderboard, public among the business roles (docs/challenges.md):
-# only the deny-by-default rule covers them, so other roles (Gamma, Alpha...) still see nothing.
-PUBLIC_TO_BUSINESS_ROLES = ("fct_challenge_standings",)
+# Challenge standings are a leaderboard, public among the business roles (docs/challenges.md), and
+# kpi_availability says which KPIs the company's data cannot give (no row is anyone's): only the
+# deny-by-default rule covers them, so other roles (Gamma, Alpha...) still see nothing.
+PUBLIC_TO_BUSINESS_ROLES = ("fct_challenge_standings", "kpi_availability")
 DENY_ALL_RULE = "pilotage: deny by default"
 
 _started = time.monotonic()
