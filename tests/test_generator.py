@@ -1,13 +1,18 @@
-"""The demo generator: deterministic, complete, and telling a consistent story.
+"""The demo generator: deterministic, complete, and telling a consistent story, with targets
+calibrated like a real sales force's.
 
-Expected values are read back from the CSV files with the csv module.
+Expected values are read back from the CSV files with the csv module (tests/oracle.py for the
+current state of records and the facts' attribution).
 """
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
+import statistics
 from collections import Counter
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -15,6 +20,8 @@ import pytest
 
 from ingestion.demo.generator import generate
 from ingestion.extracts import ALL_EXTRACTS
+
+from .oracle import activity_facts, current_rows, opportunity_facts, revenue_facts
 
 AS_OF = dt.date(2026, 11, 15)
 DROP = "20261115"
@@ -294,3 +301,138 @@ def test_funnel_and_deletions_look_real(demo):
     assert 1 <= deleted <= 200
     invoices = _rows(landing, "erp", "invoices")
     assert {i["move_type"] for i in invoices} == {"out_invoice", "out_refund"}
+
+
+# --------------------------------------------------------------------------- target calibration
+# Rep-month attainment computed from the files (tests/oracle.py reads them: latest versions,
+# posted invoice lines with credit notes negative, attributed by salesperson_email to the CRM
+# user with that Email): targets must spread it like a real sales force's. Several seeds and
+# as-of dates: the January one is the 31st so that the year to date is one whole month (a
+# mid-January year to date is a fortnight whose invoices are still to come); 2026-06-30 a month
+# (and half-year) end; 2026-11-15 the tests' mid-month date; 2027-03-10 another year.
+CALIBRATION_CASES = [
+    (42, dt.date(2026, 1, 31)),
+    (7, dt.date(2026, 6, 30)),
+    (3, dt.date(2026, 11, 15)),
+    (5, dt.date(2027, 3, 10)),
+]
+CALIBRATION_SCALE = 1.0  # thirty reps: about 330 closed rep-months per case
+# the actual each rep target metric is measured by (meetings: held ones)
+TARGET_ACTUALS = {
+    "revenue": "revenue",
+    "gross_margin": "gross_margin",
+    "calls": "calls",
+    "meetings": "meetings_held",
+    "new_opportunities": "new_opportunities",
+}
+
+
+def _month_actuals(landing: Path) -> dict[tuple[str, dt.date], Counter]:
+    """(member, month) -> summed measures of every fact (oracle rules)."""
+    actuals: dict[tuple[str, dt.date], Counter] = {}
+    facts = activity_facts(landing) + opportunity_facts(landing) + revenue_facts(landing)
+    for fact in facts:
+        bucket = actuals.setdefault((fact.member, fact.day.replace(day=1)), Counter())
+        bucket.update(dict(fact.measures))
+    return actuals
+
+
+def _rep_month_targets(landing: Path) -> dict[tuple[str, str, dt.date], Decimal]:
+    """(metric, rep, month) -> the target in force: rep level, month period, not deleted, the
+    latest version by LastModifiedDate."""
+    return {
+        (t["Metric__c"], t["OwnerId"], dt.date.fromisoformat(t["Period_Start__c"])): Decimal(
+            t["Target_Value__c"]
+        )
+        for t in current_rows(landing, "Sales_Target__c")
+        if (t["Target_Level__c"], t["Period_Type__c"]) == ("rep", "month")
+    }
+
+
+def _is_closed(month: dt.date, as_of: dt.date) -> bool:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1]) <= as_of
+
+
+@dataclass
+class Attainment:
+    rep_months: list[float]  # revenue attainment of every closed rep-month with a target
+    year_to_date: float  # the company: revenue since 1 January / targets prorated to date
+    off_track: dict[str, float]  # per metric, the share of closed rep-months at 90 % or less
+
+
+def _attainment(landing: Path, as_of: dt.date) -> Attainment:
+    actuals, targets = _month_actuals(landing), _rep_month_targets(landing)
+    ratios: dict[str, list[float]] = {metric: [] for metric in TARGET_ACTUALS}
+    year_revenue, year_target = Decimal(0), Decimal(0)
+    for (metric, rep, month), target in sorted(targets.items()):
+        actual = actuals.get((rep, month), Counter())[TARGET_ACTUALS[metric]]
+        if _is_closed(month, as_of) and target:
+            ratios[metric].append(float(actual / target))
+        if metric == "revenue" and month.year == as_of.year and month <= as_of:
+            days = calendar.monthrange(month.year, month.month)[1]
+            elapsed = min(days, (as_of - month).days + 1)
+            year_target += target * elapsed / days
+    reps = {rep for _, rep, _ in targets}
+    for (member, month), measures in actuals.items():
+        if member in reps and month.year == as_of.year and month <= as_of:
+            year_revenue += measures["revenue"]
+    return Attainment(
+        ratios["revenue"],
+        float(year_revenue / year_target),
+        {m: sum(r <= 0.9 for r in rs) / len(rs) for m, rs in ratios.items()},
+    )
+
+
+@pytest.fixture(scope="module", params=CALIBRATION_CASES, ids=lambda c: f"seed{c[0]}-{c[1]}")
+def calibration(request, tmp_path_factory) -> tuple[int, dt.date, Attainment]:
+    seed, as_of = request.param
+    landing = tmp_path_factory.mktemp(f"calibration_{seed}")
+    generate(landing, seed=seed, scale=CALIBRATION_SCALE, as_of=as_of)
+    attainment = _attainment(landing, as_of)
+    ratios = sorted(attainment.rep_months)
+    print(
+        f"seed {seed}, as of {as_of}: {len(ratios)} closed rep-months, median "
+        f"{statistics.median(ratios):.2f}, 60-130 % {_share(ratios, 0.6, 1.3):.0%}, below 50 % "
+        f"{_share(ratios, None, 0.5):.0%}, above 150 % {_share(ratios, 1.5, None):.0%}, "
+        f"company year to date {attainment.year_to_date:.1%}, off track "
+        + ", ".join(f"{m} {share:.0%}" for m, share in attainment.off_track.items())
+    )
+    return seed, as_of, attainment
+
+
+def _share(values: list[float], low: float | None, high: float | None) -> float:
+    """The share of values in [low, high] (< high without low, > low without high)."""
+    if low is None:
+        return sum(v < high for v in values) / len(values)
+    if high is None:
+        return sum(v > low for v in values) / len(values)
+    return sum(low <= v <= high for v in values) / len(values)
+
+
+def test_rep_month_attainment_spreads_like_a_sales_force(calibration):
+    """Median near 100 %, most rep-months within 60-130 %, a few far below 50 % (a rep-month
+    without any invoice reads 0 %: deals are lumpy) and a few far above 150 %."""
+    seed, as_of, attainment = calibration
+    ratios = attainment.rep_months
+    where = f"seed {seed}, as of {as_of}"
+    assert len(ratios) >= 150, f"{where}: only {len(ratios)} closed rep-months"
+    assert 0.85 <= statistics.median(ratios) <= 1.1, f"{where}: median {statistics.median(ratios)}"
+    assert _share(ratios, 0.6, 1.3) >= 0.5, f"{where}: {_share(ratios, 0.6, 1.3):.0%} in 60-130 %"
+    assert 0.03 <= _share(ratios, None, 0.5) <= 0.3, f"{where}: {_share(ratios, None, 0.5):.0%}"
+    assert 0.02 <= _share(ratios, 1.5, None) <= 0.2, f"{where}: {_share(ratios, 1.5, None):.0%}"
+
+
+def test_the_company_is_near_its_year_to_date_target(calibration):
+    seed, as_of, attainment = calibration
+    assert 0.85 <= attainment.year_to_date <= 1.1, (
+        f"seed {seed}, as of {as_of}: company year-to-date attainment {attainment.year_to_date}"
+    )
+
+
+def test_other_targets_leave_a_minority_of_rep_months_off_track(calibration):
+    """Margin, calls, meetings held and new opportunities follow the same logic: some reps
+    beat their targets, others fall short (about a third to a half off track, at 90 % or less of
+    the target)."""
+    seed, as_of, attainment = calibration
+    wrong = {m: s for m, s in attainment.off_track.items() if not 0.15 <= s <= 0.6}
+    assert not wrong, f"seed {seed}, as of {as_of}: off-track shares {wrong}"

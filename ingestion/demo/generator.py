@@ -10,11 +10,13 @@ Reps call and email their accounts; some calls turn into meetings, held meetings
 opportunities, which move through the stages (with proposals at "Proposal", quotes at
 "Negotiation" and contracts when won) until won or lost. Won deals become ERP sales orders, then
 invoices (a few cancelled, a few partly credited). Activity dips in August and over the holidays,
-closes bunch up before the end of June and December, and monthly targets per rep are set from the
-team's norm, so some reps beat them and others fall short (about a third of rep-months off track);
-teams get their own quarterly revenue and margin targets. A few reps move to another team in the
-middle of a month and a few targets are revised mid-month: the files then hold both versions of
-the record (same Id, a later LastModifiedDate), as a CRM's history does.
+closes bunch up before the end of June and December. Monthly targets per rep are set from the
+rep's commit for the month and the team's norm (``_Demo._monthly_target``), so that attainment
+spreads like a real sales force's: most rep-months between 60 and 130 %, weak reps far below and
+strong ones far above, the company near its target; teams get their own quarterly revenue and
+margin targets. A few reps move to another team in the middle of a month and a few targets are
+revised mid-month: the files then hold both versions of the record (same Id, a later
+LastModifiedDate), as a CRM's history does.
 """
 
 from __future__ import annotations
@@ -51,11 +53,36 @@ ACTIVITY_SEASON = {
     12: 0.8,
 }
 MEAN_ACTIVITY_SEASON = sum(ACTIVITY_SEASON.values()) / len(ACTIVITY_SEASON)
-# Revenue targets follow the same calendar: half-year ends are pushed, August is light.
-TARGET_SEASON = {6: 1.15, 7: 0.9, 8: 0.65, 12: 1.2}
-# Money targets relative to the blended norm: deals are lumpy, so a rep-month at the mean is
-# above most months; this leaves about a third of rep-months off track.
-TARGET_STRETCH = 0.5
+# Invoiced revenue by calendar month relative to the year's mean, as the demo's deals close
+# (measured over seeds and as-of dates): half-year ends are pushed (deals pulled into June and
+# December), January and August are light. Money targets follow this curve, as a sales manager
+# sets them from last year's.
+REVENUE_SEASON = {
+    1: 0.75,
+    2: 0.85,
+    3: 1.0,
+    4: 1.1,
+    5: 1.05,
+    6: 1.3,
+    7: 0.9,
+    8: 0.5,
+    9: 1.2,
+    10: 0.9,
+    11: 1.05,
+    12: 1.35,
+}
+# How a rep's monthly target is set (``_Demo._monthly_target``): the rep's commit for the month
+# (the deals that will close then; the activity the month sees), scaled from the rep's own level
+# to a norm that is TEAM_WEIGHT the team's. Deals are lumpy (two or three a rep-month), so a
+# target blind to them puts nearly a third of rep-months below 50 % and a tenth above 170 %;
+# with the commit, attainment spreads like a real sales force's: median near 95 %, most
+# rep-months 60-130 %, weak and strong reps below 50 % and above 150 %, the company within
+# 90-110 % of its year-to-date target (tests/test_generator.py measures it).
+TEAM_WEIGHT = 0.45
+COMMIT_FLOOR = 0.25  # a month with (almost) nothing committed keeps a quarter of the target
+TARGET_NOISE = 0.1  # lognormal sigma: targets are negotiated, not computed
+# Money targets a little under the commit: credit notes and cancelled invoices come off it.
+TARGET_STRETCH = 0.91
 
 STAGES = ("Prospecting", "Qualification", "Proposal", "Negotiation")
 STAGE_PROBABILITY = {
@@ -673,7 +700,8 @@ class _Demo:
     def opportunities(self) -> None:
         rng = self.rng
         self.won: list[tuple[Opportunity, dt.date, Decimal]] = []
-        self.won_by_month: dict[tuple[str, dt.date], Decimal] = {}
+        # won amount per (rep, close month), closes after the as-of date included
+        self.commits: dict[tuple[str, dt.date], Decimal] = {}
         lost = 0
         self.opps.sort(key=lambda o: o.created)  # stable: ties keep generation order
         for opp in self.opps:
@@ -701,6 +729,9 @@ class _Demo:
             if final_day < self.start:
                 continue  # closed before the year covered by the extract
             opp.id = self.ids("006")
+            if path[-1][0] == "Closed Won":  # the rep's month as it will turn out
+                key = (opp.rep.id, _month_start(final_day))
+                self.commits[key] = self.commits.get(key, Decimal(0)) + path[-1][2]
             as_of_end = dt.datetime.combine(self.as_of, dt.time(23, 59), tzinfo=UTC)
             seen = [step for step in path if step[1] <= as_of_end]
             stage, changed, current_amount = seen[-1]
@@ -746,8 +777,6 @@ class _Demo:
             self._documents(opp, seen, stage, changed)
             if stage == "Closed Won":
                 self.won.append((opp, close_date, current_amount))
-                key = (opp.rep.id, _month_start(close_date))
-                self.won_by_month[key] = self.won_by_month.get(key, Decimal(0)) + current_amount
 
     def _documents(self, opp: Opportunity, seen: list, stage: str, changed: dt.datetime) -> None:
         rng = self.rng
@@ -861,7 +890,11 @@ class _Demo:
                     "updated_at": catalogue_date,
                 },
             )
-        self.margin_by_revenue = [Decimal(0), Decimal(0)]
+        # posted revenue and margin per (rep, month), credit notes negative: the targets' norm
+        self.invoiced: dict[str, dict[tuple[str, dt.date], Decimal]] = {
+            "revenue": {},
+            "gross_margin": {},
+        }
         self.won.sort(key=lambda item: (item[1], item[0].id))
         for opp, close_date, amount in self.won:
             self._order(opp, close_date, amount)
@@ -955,8 +988,13 @@ class _Demo:
             amount = net_amount(qty, price, discount)
             if state == "posted":
                 sign = -1 if move_type == "out_refund" else 1
-                self.margin_by_revenue[0] += sign * amount
-                self.margin_by_revenue[1] += sign * (amount - qty * product.unit_cost)
+                key = (opp.rep.id, _month_start(day))
+                for metric, value in (
+                    ("revenue", amount),
+                    ("gross_margin", amount - qty * product.unit_cost),
+                ):
+                    sums = self.invoiced[metric]
+                    sums[key] = sums.get(key, Decimal(0)) + sign * value
             self.w.write(
                 "invoice_lines",
                 {
@@ -975,9 +1013,9 @@ class _Demo:
 
     # -- Targets --------------------------------------------------------------------------------
     def targets(self) -> None:
-        """Monthly targets per rep for every metric, set from the team's norm and the rep's own
-        level; quarterly revenue and margin targets per team (the team's own numbers, owned by its
-        manager); a few rep targets revised mid-month (a newer version of the same target)."""
+        """Monthly targets per rep for every metric (``_monthly_target``); quarterly revenue and
+        margin targets per team (the team's own numbers, owned by its manager); a few rep
+        targets revised mid-month (a newer version of the same target)."""
         rng = self.rng
         self.target_rows: dict[str, dict[str, object]] = {}  # Id -> row, for the revisions
         full_months = self.months[:-1]
@@ -986,6 +1024,11 @@ class _Demo:
             if opp.id and opp.created.date() >= self.start:
                 key = (opp.rep.id, _month_start(opp.created.date()))
                 new_opportunities[key] = new_opportunities.get(key, 0) + 1
+        counted = {
+            "calls": self.calls_made,
+            "meetings": self.meetings_held,
+            "new_opportunities": new_opportunities,
+        }
 
         team_norms: dict[int, float] = {}  # computed once per metric: linear in the reps
 
@@ -1005,34 +1048,44 @@ class _Demo:
             team = team_norms[id(values)]
             return team, (sum(own) / len(own) if own else team)
 
-        revenue, margin = self.margin_by_revenue
-        margin_rate = float(margin / revenue) if revenue else 0.4
+        # the norms hold the season of the months they average: targets put it back per month
+        money_season = sum(REVENUE_SEASON[m.month] for m in full_months) / len(full_months)
+        # commits are won amounts; revenue is what invoicing made of them
+        closed = [k for k in self.commits if _month_end(k[1]) <= self.as_of]
+        invoiced = sum(self.invoiced["revenue"].get(k, Decimal(0)) for k in closed)
+        committed = sum(self.commits[k] for k in closed)
+        to_invoiced = float(invoiced / committed) if committed > 0 else 1.0
         first = True
         team_sums: dict[tuple[str, str, dt.date], Decimal] = {}
         rep_targets: list[tuple[str, str, dt.date]] = []
         for rep in self.reps:
             levels = {
-                "revenue": norm(self.won_by_month, rep),
-                "meetings": norm(self.meetings_held, rep),
-                "calls": norm(self.calls_made, rep),
-                "new_opportunities": norm(new_opportunities, rep),
+                "revenue": norm(self.invoiced["revenue"], rep),
+                "gross_margin": norm(self.invoiced["gross_margin"], rep),
+                **{metric: norm(values, rep) for metric, values in counted.items()},
             }
+            revenue_level, margin_level = levels["revenue"][1], levels["gross_margin"][1]
+            margin_rate = margin_level / revenue_level if revenue_level > 0 else 0.4
             for month in self.months:
                 if _month_end(month) < rep.hire_date:
                     continue
                 ramp = self._ramp(rep, _month_end(month))
                 for metric in TARGET_METRICS:
-                    team, own = levels["revenue" if metric == "gross_margin" else metric]
-                    base = (0.6 * team + 0.4 * own) * ramp * rng.uniform(0.95, 1.1)
                     if metric in ("revenue", "gross_margin"):
-                        base *= TARGET_STRETCH * TARGET_SEASON.get(month.month, 1.0)
-                        if metric == "gross_margin":
-                            base *= margin_rate
-                        value = _money(max(1000, round(base, -3)))
+                        season = REVENUE_SEASON[month.month] / money_season
+                        commit = float(self.commits.get((rep.id, month), 0)) * to_invoiced
+                        commit *= margin_rate if metric == "gross_margin" else 1.0
+                    else:
+                        season = ACTIVITY_SEASON[month.month] / MEAN_ACTIVITY_SEASON
+                        done = _month_end(month) <= self.as_of
+                        commit = float(counted[metric].get((rep.id, month), 0)) if done else None
+                    team, own = levels[metric]
+                    base = self._monthly_target(team * ramp * season, own * ramp * season, commit)
+                    if metric in ("revenue", "gross_margin"):
+                        value = _money(max(1000, round(base * TARGET_STRETCH, -3)))
                         key = (self.team_on(rep, month).id, metric, _quarter_start(month))
                         team_sums[key] = team_sums.get(key, Decimal(0)) + value
                     else:
-                        base *= 1.05 * ACTIVITY_SEASON[month.month] / MEAN_ACTIVITY_SEASON
                         value = _money(max(1, round(base)))
                     target_id = self._target(rep.id, None, "month", metric, month, value)
                     rep_targets.append((target_id, metric, month))
@@ -1046,6 +1099,19 @@ class _Demo:
                 continue  # the quarter began before the year covered by the extract
             value = _money(round(float(total) * rng.uniform(0.9, 1.05), -3))
             self._target(managers[team_id].id, team_id, "quarter", metric, quarter, value)
+
+    def _monthly_target(self, team: float, own: float, commit: float | None) -> float:
+        """A rep's target for one month and metric: the rep's commit for the month (what the
+        rep's deals will bring in, or the activity the month will see) scaled from the rep's
+        own level to the norm (TEAM_WEIGHT of the team's, the rest the rep's own), with noise.
+
+        ``team`` and ``own`` are the month's expected levels (seasoned, ramped up); ``commit``
+        None (an activity of the month still under way) is the rep's own level. Strong reps thus
+        get targets below what they bring in and weak reps above; a month with hardly any deal
+        committed keeps COMMIT_FLOOR of the rep's usual target (and reads near 0 %)."""
+        expected = TEAM_WEIGHT * team + (1 - TEAM_WEIGHT) * own
+        swing = 1.0 if commit is None or own <= 0 else max(commit / own, COMMIT_FLOOR)
+        return expected * swing * self.rng.lognormvariate(0, TARGET_NOISE)
 
     def _revisions(self, rep_targets: list[tuple[str, str, dt.date]]) -> None:
         """A few revenue targets of recent months lowered on the 15th: a newer version of the
