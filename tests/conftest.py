@@ -17,6 +17,9 @@ import pytest
 
 from pilotage.settings import Settings
 
+# The demo's fixed day: expected values are computed from the same extracts, so any day would do;
+# a fixed one keeps failures reproducible. tests/test_any_company.py sweeps other days (first
+# and last of months, quarters and years, holidays, weekends, 29 February, the real today).
 AS_OF = dt.date(2026, 11, 15)
 SEED = 42
 SCALE = 0.1
@@ -28,12 +31,16 @@ _PILOTAGE_VARS = (
     "PILOTAGE_WAREHOUSE_PATH",
     "PILOTAGE_SERVING_PATH",
     "PILOTAGE_AS_OF",
+    "PILOTAGE_SOURCES",
 )
 
 
 @contextlib.contextmanager
-def pilotage_env(data_dir: Path, as_of: dt.date = AS_OF) -> Iterator[Settings]:
-    """Point every pilotage setting at ``data_dir`` for the duration, then restore."""
+def pilotage_env(
+    data_dir: Path, as_of: dt.date = AS_OF, sources: tuple[str, ...] | None = None
+) -> Iterator[Settings]:
+    """Point every pilotage setting at ``data_dir`` for the duration, then restore. ``sources``:
+    the company's source systems (PILOTAGE_SOURCES), default both."""
     from dagster_project.resources import current_settings
 
     saved = {k: os.environ.get(k) for k in _PILOTAGE_VARS}
@@ -41,6 +48,8 @@ def pilotage_env(data_dir: Path, as_of: dt.date = AS_OF) -> Iterator[Settings]:
         os.environ.pop(key, None)
     os.environ["PILOTAGE_DATA_DIR"] = str(data_dir)
     os.environ["PILOTAGE_AS_OF"] = as_of.isoformat()
+    if sources is not None:
+        os.environ["PILOTAGE_SOURCES"] = ",".join(sources)
     # Pipeline runs in tests never touch a Superset that happens to run on this machine.
     os.environ["PILOTAGE_SUPERSET_URL"] = "http://127.0.0.1:9"
     try:

@@ -87,11 +87,17 @@ def test_the_valid_template_loads(tmp_path: Path) -> None:
             "`period.rounds` must be one of",
         ),
         ({"metrics": [{"metric": "handshakes"}]}, "`metrics[0]`.metric 'handshakes' is not one"),
-        ({"metrics": [{"metric": "calls", "cap": -1}]}, "`metrics[0]`.cap must be a positive"),
-        ({"metrics": [{"metric": "calls", "weight": 0}]}, "`metrics[0]`.weight must be a positive"),
         (
-            {"metrics": [{"metric": "calls"}, {"metric": "calls"}]},
-            "`metrics[1]`.metric calls is listed twice",
+            {"metrics": [{"metric": "calls_completed", "cap": -1}]},
+            "`metrics[0]`.cap must be a positive",
+        ),
+        (
+            {"metrics": [{"metric": "calls_completed", "weight": 0}]},
+            "`metrics[0]`.weight must be a positive",
+        ),
+        (
+            {"metrics": [{"metric": "calls_completed"}, {"metric": "calls_completed"}]},
+            "`metrics[1]`.metric calls_completed is listed twice",
         ),
         ({"metrics": []}, "`metrics` must be a non-empty list"),
         ({"scoring": "improvement"}, "`baseline` (start, end) is required"),
@@ -111,8 +117,8 @@ def test_the_valid_template_loads(tmp_path: Path) -> None:
             "`period` must start and end on whole months with percent_of_target",
         ),
         (
-            {"scoring": "percent_of_target", "metrics": [{"metric": "quotes"}]},
-            "`metrics[0]`.metric quotes has no sales target",
+            {"scoring": "percent_of_target", "metrics": [{"metric": "standing_quotes"}]},
+            "`metrics[0]`.metric standing_quotes has no sales target",
         ),
         ({"participants": "company"}, "`goal` must be {points: N} for participants: company"),
         ({"goal": {"points": 10}}, "`goal` is only for participants: company"),
@@ -245,7 +251,7 @@ class Extracts:
         for t in crm("Task"):
             completed_call = t["TaskSubtype"] == "Call" and t["Status"] == "Completed"
             if t["IsDeleted"] == "false" and completed_call:
-                self.events["calls"].append((t["OwnerId"], _date(t["ActivityDate"]), one))
+                self.events["calls_completed"].append((t["OwnerId"], _date(t["ActivityDate"]), one))
         for e in crm("Event"):
             held = e["Type"] == "Meeting" and e["Meeting_Status__c"] == "Held"
             if e["IsDeleted"] == "false" and held:
@@ -256,7 +262,7 @@ class Extracts:
             changed = _utc_day(q["LastModifiedDate"])
             undone = q["Status"] in ("Denied", "Cancelled") and (changed - created).days <= 1
             if q["IsDeleted"] == "false" and not undone:
-                self.events["quotes"].append((q["OwnerId"], created, one))
+                self.events["standing_quotes"].append((q["OwnerId"], created, one))
         for o in crm("Opportunity"):
             if o["IsDeleted"] == "false":
                 created = _utc_day(o["CreatedDate"])

@@ -7,9 +7,17 @@ import csv
 import datetime as dt
 import json
 import os
+from pathlib import Path
 
 import duckdb
-from dagster import AssetCheckKey, AssetKey, DagsterInstance, Definitions, build_sensor_context
+from dagster import (
+    AssetCheckKey,
+    AssetCheckSeverity,
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    build_sensor_context,
+)
 
 from tests.conftest import AS_OF, pilotage_env, run_full_refresh
 
@@ -29,9 +37,13 @@ def test_definitions_load_and_lineage_runs_from_dlt_to_the_serving_file(demo_pip
     assert AssetKey(["erp", "invoice_lines"]) in graph.get(stg).parent_keys
     serving = graph.get(AssetKey(["serving", "serving_db"]))
     assert AssetKey(["marts", "kpi_rep_month"]) in serving.parent_keys
-    blocking = {k for k in graph.asset_check_keys if graph.get_check_spec(k).blocking}
-    for table in ("fct_activities", "fct_revenue", "kpi_rep_month"):
-        assert AssetCheckKey(AssetKey(["marts", table]), "great_expectations") in blocking
+    # the gates are dbt tests on the models; each delivery is validated at the door (warnings)
+    checks = set(graph.asset_check_keys)
+    for table in ("kpi_performance", "fct_activities"):
+        assert any(k.asset_key == AssetKey(["marts", table]) for k in checks), table
+    for raw in (("crm", "opportunities"), ("erp", "invoice_lines")):
+        key = AssetCheckKey(AssetKey(list(raw)), "delivery_validation")
+        assert key in checks and not graph.get_check_spec(key).blocking
     assert defs.resolve_schedule_def("working_hours_refresh")
     assert defs.resolve_sensor_def("landing_files_sensor")
 
@@ -45,7 +57,7 @@ def test_full_refresh_materializes_every_asset_and_passes_every_check(demo_pipel
     # No Superset in this run: the cache refresh says so instead of failing the refresh.
     assert AssetKey(["superset", "dashboard_caches"]) in materialized
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) > 20, "dbt tests and GX suites should all have run"
+    assert len(evaluations) > 20, "dbt tests and delivery validations should all have run"
     failed = [(e.asset_key, e.check_name) for e in evaluations if not e.passed]
     assert not failed
     con = duckdb.connect(str(settings.serving_path), read_only=True)
@@ -58,21 +70,35 @@ def test_full_refresh_materializes_every_asset_and_passes_every_check(demo_pipel
     assert reps >= 3
 
 
-def _corrupt_one_invoice_line(landing_dir) -> str:
-    """A later drop that gives one posted invoice line a negative quantity."""
-    folder = landing_dir / "erp" / "invoice_lines"
-    source = sorted(folder.glob("invoice_lines_*.csv"))[0]
+def _redeliver_one_record(landing_dir, system, obj, pick, changes, cursor_field) -> dict:
+    """A later drop (2026-11-15 12:00) re-delivering the first record `pick` accepts from the
+    object's first file, with `changes` applied and a newer cursor."""
+    folder = landing_dir / system / obj
+    source = sorted(folder.glob(f"{obj}_*.csv"))[0]
     with open(source, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        header, row = reader.fieldnames, next(reader)
-    row["quantity"] = "-5.000"
-    row["net_amount"] = "-" + row["net_amount"].lstrip("-")
-    row["updated_at"] = "2026-11-15T12:00:00.000Z"
-    with open(folder / "invoice_lines_20261115T1200.csv", "w", newline="", encoding="utf-8") as f:
+        header = reader.fieldnames
+        row = next(r for r in reader if pick(r))
+    row.update(changes, **{cursor_field: "2026-11-15T12:00:00.000Z"})
+    with open(folder / f"{obj}_20261115T1200.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=header)
         writer.writeheader()
         writer.writerow(row)
-    return row["invoice_line_id"]
+    return row
+
+
+def _revise_one_target_below_zero(landing_dir) -> str:
+    """A sales target revised to a negative value: a gate's business rule (an objective is an
+    amount or count to reach) that no real data can legitimately break."""
+    row = _redeliver_one_record(
+        landing_dir,
+        "crm",
+        "Sales_Target__c",
+        lambda r: True,
+        {"Target_Value__c": "-5000.00"},
+        "LastModifiedDate",
+    )
+    return row["Id"]
 
 
 def test_a_failing_check_stops_the_publish_and_the_previous_file_keeps_serving(
@@ -80,23 +106,25 @@ def test_a_failing_check_stops_the_publish_and_the_previous_file_keeps_serving(
 ):
     with pilotage_env(copy_of_demo_data) as settings:
         before = settings.serving_path.read_bytes()
-        line_id = _corrupt_one_invoice_line(settings.landing_dir)
+        target_id = _revise_one_target_below_zero(settings.landing_dir)
         result = run_full_refresh(settings)
         assert not result.success
         materialized = {e.asset_key for e in result.get_asset_materialization_events()}
         assert AssetKey(["serving", "serving_db"]) not in materialized
         assert settings.serving_path.read_bytes() == before
-        # The bad row did reach the warehouse (it was caught by a check, not lost).
+        failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+        assert "fct_targets_objectives_are_not_negative" in failed
+        # The bad row did reach the warehouse (it was caught by a gate, not lost).
         con = duckdb.connect(str(settings.warehouse_path), read_only=True)
         try:
-            quantity = con.execute(
-                "select quantity from raw_erp.invoice_lines where invoice_line_id = ?"
-                " order by updated_at desc",  # raw keeps every version: the newest is the bad one
-                [line_id],
+            value = con.execute(
+                "select target_value_c from raw_crm.sales_targets where id = ?"
+                " order by last_modified_date desc",  # raw keeps every version: newest first
+                [target_id],
             ).fetchone()[0]
         finally:
             con.close()
-        assert quantity < 0
+        assert value < 0
 
 
 def test_landing_sensor_requests_a_refresh_only_for_new_or_changed_files(copy_of_demo_data):
@@ -119,9 +147,25 @@ def test_landing_sensor_requests_a_refresh_only_for_new_or_changed_files(copy_of
             assert "crm/Task/Task_29991231.csv" in json.loads(again.cursor)
 
 
+def _add_an_invoice_dated_2099(landing_dir) -> str:
+    """One posted invoice re-dated to 2099: suspicious, not impossible."""
+    row = _redeliver_one_record(
+        landing_dir,
+        "erp",
+        "invoices",
+        lambda r: r["state"] == "posted",
+        {"invoice_date": "2099-03-01"},
+        "updated_at",
+    )
+    return row["invoice_id"]
+
+
 def test_quarantined_rows_show_in_the_run_metadata(copy_of_demo_data):
-    """A malformed value is set aside, not loaded and not lost: the run's metadata lists it."""
+    """A malformed value is set aside, not loaded and not lost: the run's metadata lists it. A
+    suspicious but possible value (an invoice dated 2099) is published, and its delivery's
+    validation warns, with the Data Docs report linked."""
     with pilotage_env(copy_of_demo_data) as settings:
+        invoice_id = _add_an_invoice_dated_2099(settings.landing_dir)
         folder = settings.landing_dir / "crm" / "Task"
         source = sorted(folder.glob("Task_*.csv"))[0]
         with open(source, newline="", encoding="utf-8") as handle:
@@ -135,6 +179,14 @@ def test_quarantined_rows_show_in_the_run_metadata(copy_of_demo_data):
             writer.writeheader()
             writer.writerow(row)
         result = run_full_refresh(settings)
+        assert result.success, "a quarantined row and a suspicious date do not stop a refresh"
+        invoices = AssetCheckKey(AssetKey(["erp", "invoices"]), "delivery_validation")
+        [warned] = [
+            e for e in result.get_asset_check_evaluations() if e.asset_check_key == invoices
+        ]
+        assert not warned.passed and warned.severity == AssetCheckSeverity.WARN
+        assert "2099-03-01" in warned.metadata["warnings"].value
+        assert Path(warned.metadata["data_docs"].value).is_file()
         [event] = [
             e
             for e in result.get_asset_materialization_events()
@@ -152,3 +204,13 @@ def test_quarantined_rows_show_in_the_run_metadata(copy_of_demo_data):
         finally:
             con.close()
         assert loaded == 0
+        # the invoice of 2099 is in the facts, counted when its day comes
+        con = duckdb.connect(str(settings.serving_path), read_only=True)
+        try:
+            dated = con.execute(
+                "select distinct invoice_date from marts.fct_revenue where invoice_id = ?",
+                [invoice_id],
+            ).fetchall()
+        finally:
+            con.close()
+        assert dated == [(dt.date(2099, 3, 1),)]

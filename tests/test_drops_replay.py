@@ -185,7 +185,7 @@ def replay(tmp_path_factory):
         warehouse = load_landing(tmp, landing)
         if index == 0:  # staging and the team history are views: built once, they follow raw
             run_dbt(
-                ["run", "--select", "path:models/staging", "int_reps__team_history"],
+                ["run", "--select", "path:models/staging", "+int_reps__team_history"],
                 warehouse,
                 AS_OF,
                 tmp / "dbt_target",
@@ -199,7 +199,14 @@ def replay(tmp_path_factory):
             )
     # the final state passes staging's and the team history's data tests
     run_dbt(
-        ["build", "--select", "path:models/staging", "int_reps__team_history"],
+        [
+            "build",
+            "--select",
+            "path:models/staging",
+            "+int_reps__team_history",
+            "--indirect-selection",
+            "cautious",
+        ],
         warehouse,
         AS_OF + dt.timedelta(days=DAYS),
         tmp / "dbt_target",

@@ -105,10 +105,11 @@ def test_catalogue_is_valid(catalogue):
         assert set(kc.FIELDS) <= set(kpi) <= set(kc.FIELDS + kc.OPTIONAL_FIELDS), kpi["name"]
         assert kpi["label"]["en"] and kpi["label"]["fr"], kpi["name"]
         assert kpi["format"] in kc.FORMATS and kc.D3_SPECIFIER.match(kpi["format"])
-    assert _kpi(catalogue, "pace")["thresholds"] == {"red": 0.9, "green": 1.0}
-    # the objectives mart's pace and attainment: the status rule (10 % or more behind is red)
-    for name in ("objective_pace", "objective_attainment"):
+    # pace and attainment: the status rule (10 % or more behind is red), one KPI each for
+    # kpi_objectives and kpi_rep_month (which shows the rep-month revenue rows of kpi_objectives)
+    for name in ("pace", "attainment"):
         assert _kpi(catalogue, name)["thresholds"] == {"red": 0.9, "green": 1.0}, name
+        assert kc.kpi_grains(_kpi(catalogue, name)) == ["rep_month", "objectives"], name
     assert _kpi(catalogue, "margin_pct")["formula"] == "sum(gross_margin) / nullif(sum(revenue), 0)"
 
 
@@ -158,9 +159,9 @@ def test_every_mart_kpi_is_a_contract_column():
 
 def test_a_kpi_column_defaults_to_its_name(catalogue):
     assert kc.kpi_column(_kpi(catalogue, "pace")) == "pace"
-    assert kc.kpi_column(_kpi(catalogue, "objective_pace")) == "pace"
-    section = kc.render_docs(catalogue).split("## objective_pace\n")[1].split("\n## ")[0]
-    assert "| Column | `pace` |" in section and "`kpi_objectives`" in section
+    assert kc.kpi_column(_kpi(catalogue, "objective_target")) == "target"
+    section = kc.render_docs(catalogue).split("## objective_target\n")[1].split("\n## ")[0]
+    assert "| Column | `target` |" in section and "`kpi_objectives`" in section
 
 
 def test_a_kpi_can_have_several_grains(catalogue):
@@ -219,10 +220,15 @@ def test_a_changed_row_formula_or_threshold_is_reported_in_the_dbt_macros(catalo
 
 
 def test_a_changed_label_or_format_is_reported_in_superset_and_docs(catalogue):
+    # labels reach the docs, and the dbt macros (marts.kpi_availability names the KPIs)
     _kpi(catalogue, "pace")["label"]["fr"] = "Allure"
-    assert set(_drifted(catalogue)) == {"docs/kpis.md"}
+    assert set(_drifted(catalogue)) == {"docs/kpis.md", "dbt/macros/_kpi_catalogue.sql"}
     _kpi(catalogue, "pace")["format"] = ".0%"
-    assert set(_drifted(catalogue)) == {"docs/kpis.md", f"{SERVING}/kpi_rep_month.yaml"}
+    assert set(_drifted(catalogue)) == {
+        "docs/kpis.md",
+        "dbt/macros/_kpi_catalogue.sql",
+        f"{SERVING}/kpi_rep_month.yaml",
+    }
 
 
 def test_superset_sync_rewrites_only_the_kpi_metrics(catalogue, tmp_path):
@@ -232,7 +238,8 @@ def test_superset_sync_rewrites_only_the_kpi_metrics(catalogue, tmp_path):
     path = datasets / "kpi_rep_month.yaml"
     original = yaml.safe_load(path.read_text())
 
-    _kpi(catalogue, "pace")["formula"] = "sum(revenue) / nullif(sum(prorated_target_to_date), 0)"
+    new_expression = "sum(revenue) / nullif(sum(prorated_target_to_date), 0)"
+    _kpi(catalogue, "pace")["superset"]["kpi_rep_month"]["expression"] = new_expression
     drift = kc.sync_superset_metrics(write=True, catalogue=catalogue)
     assert [d.path.name for d in drift] == ["kpi_rep_month.yaml"]
     assert kc.sync_superset_metrics(write=False, catalogue=catalogue) == []
@@ -245,7 +252,7 @@ def test_superset_sync_rewrites_only_the_kpi_metrics(catalogue, tmp_path):
     old = {m["metric_name"]: m for m in original["metrics"]}
     new = {m["metric_name"]: m for m in rewritten["metrics"]}
     assert set(new) == set(old)
-    assert new["pace"]["expression"] == "sum(revenue) / nullif(sum(prorated_target_to_date), 0)"
+    assert new["pace"]["expression"] == new_expression
     assert {k: v for k, v in new["pace"].items() if k != "expression"} == {
         k: v for k, v in old["pace"].items() if k != "expression"
     }
@@ -294,9 +301,9 @@ def test_mart_kpi_columns_are_described_by_the_catalogue():
             wanted = rf"\{{\{{ doc\((['\"]){kc.doc_block_name(kpi)}\1\) \}}\}}"
             assert re.fullmatch(wanted, described[kc.kpi_column(kpi)]), (model, kpi["name"])
     # the status columns' descriptions state the pace thresholds: they must be the catalogue's
-    for model, pace in (("kpi_rep_month", "pace"), ("kpi_objectives", "objective_pace")):
+    for model in ("kpi_rep_month", "kpi_objectives"):
         columns = {c["name"]: c["description"] for c in _model_entry(model)["columns"]}
-        thresholds = _kpi(catalogue, pace)["thresholds"]
+        thresholds = _kpi(catalogue, "pace")["thresholds"]
         assert f"pace >= {thresholds['green']}" in columns["status"], model
         assert f"pace <= {thresholds['red']}" in columns["status"], model
 
@@ -310,18 +317,25 @@ def test_performance_marts_compute_no_ratio_by_hand():
 
 
 def test_kpi_rep_month_computes_every_kpi_through_the_catalogue():
+    """Its own KPIs through kpi(); the objectives' (target, attainment, pace, status) are read
+    from kpi_objectives, never recomputed: one definition of each."""
     sql = MART_SQL.read_text()
     catalogue = kc.load_catalogue()
     for kpi in catalogue["kpis"]:
-        if kpi["row_formula"] is None or "rep_month" not in kc.kpi_grains(kpi):
+        grains = kc.kpi_grains(kpi)
+        if kpi["row_formula"] is None or "rep_month" not in grains or "objectives" in grains:
             continue
-        call = re.escape(f"{{{{ kpi('{kpi['name']}') }}}}")
-        assert re.search(call + r"(\s+as\s+\w+|\s*as\s+decimal\([^)]*\)\)\s+as)", sql), kpi["name"]
+        if kpi["additive"]:  # a sum of the additive day base, kpi_rep_day
+            assert f"sum({kpi['name']}) as {kpi['name']}" in sql, kpi["name"]
+        else:
+            assert f"kpi('{kpi['name']}')" in sql, kpi["name"]
         assert re.search(rf"\bas\s+{kpi['name']}\b", sql), kpi["name"]
-    for level in kc.THRESHOLD_LEVELS:
-        assert f"kpi_threshold('pace', '{level}')" in sql
-    # no hand-written threshold left
+    assert "ref('kpi_objectives')" in sql
+    for column in ("attainment", "pace", "status", "prorated_target_to_date"):
+        assert re.search(rf"objectives\.{column}\b", sql), column
+    # no hand-written threshold or ratio
     assert not re.search(r"pace\s*[<>]=?\s*[0-9]", sql)
+    assert "nullif" not in sql and " / " not in sql
 
 
 @pytest.mark.parametrize(
@@ -349,7 +363,7 @@ def test_objective_marts_compute_their_kpis_through_the_catalogue(grain, model):
         )
     if model == "kpi_objectives":
         for level in kc.THRESHOLD_LEVELS:
-            assert f"kpi_threshold('objective_pace', '{level}')" in sql
+            assert f"kpi_threshold('pace', '{level}')" in sql
         assert not re.search(r"pace\s*[<>]=?\s*[0-9]", sql)
         assert "nullif" not in sql and " / " not in sql, "kpi_objectives computes a ratio by hand"
 
@@ -360,10 +374,17 @@ class _Exceptions:
         raise ValueError(message)
 
 
+def _round_ratio_of(caller) -> str:
+    return f"round_ratio({caller().strip()})"
+
+
 def _render(template: str, **context) -> str:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     return env.from_string(template).render(
-        type_double=lambda: "double precision", exceptions=_Exceptions, **context
+        type_double=lambda: "double precision",
+        round_ratio_of=_round_ratio_of,
+        exceptions=_Exceptions,
+        **context,
     )
 
 
@@ -372,7 +393,10 @@ def test_generated_macros_return_the_catalogue_formulas_and_thresholds():
     for kpi in kc.load_catalogue()["kpis"]:
         if kpi["row_formula"] is not None:
             got = _render(macros + "{{ kpi(name) }}", name=kpi["name"])
-            assert _squash(got) == _squash(_render(kpi["row_formula"])), kpi["name"]
+            formula = _render(kpi["row_formula"]).strip()
+            # quotients go through the one rounding rule (dbt macro round_ratio)
+            wanted = f"round_ratio({formula})" if kc.is_rounded(kpi) else formula
+            assert _squash(got) == _squash(wanted), kpi["name"]
         for level, value in (kpi["thresholds"] or {}).items():
             got = _render(
                 macros + "{{ kpi_threshold(name, level) }}", name=kpi["name"], level=level
@@ -386,8 +410,8 @@ def test_generated_macros_return_the_catalogue_formulas_and_thresholds():
 
 def test_compiled_marts_contain_the_catalogue_formulas(tmp_path):
     """dbt itself: each KPI's row formula is in the compiled mart of one of its grains (in
-    kpi_rep_month for its KPIs), the pace thresholds too, and the marts' KPI column descriptions
-    are the catalogue's doc blocks."""
+    kpi_rep_month for its own quotients), the pace thresholds too, and the marts' KPI column
+    descriptions are the catalogue's doc blocks."""
     catalogue = kc.load_catalogue()
     marts = sorted({grain["model"] for grain in catalogue["grains"].values()})
     run_dbt(
@@ -406,10 +430,10 @@ def test_compiled_marts_contain_the_catalogue_formulas(tmp_path):
         formula = _squash(_render(kpi["row_formula"]))
         models = _grain_models(catalogue, kpi)
         assert any(formula in compiled[model] for model in models), kpi["name"]
-        if "kpi_rep_month" in models:
+        # kpi_rep_month computes its quotients itself; it sums the day base for the rest and
+        # reads the objectives' KPIs from kpi_objectives
+        if "kpi_rep_month" in models and not kpi["additive"] and "kpi_objectives" not in models:
             assert formula in compiled["kpi_rep_month"], kpi["name"]
-    assert "when pace >= 1.0 then 'on track'" in compiled["kpi_rep_month"]
-    assert "when pace <= 0.9 then 'off track'" in compiled["kpi_rep_month"]
     assert "when pace >= 1.0 then 'on track'" in compiled["kpi_objectives"]
     assert "when pace <= 0.9 then 'off track'" in compiled["kpi_objectives"]
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
@@ -453,17 +477,19 @@ def test_superset_formulas_run_on_their_datasets():
         _table(con, f"marts.{grain['model']}", _model_columns(grain["model"]))
     for kpi in catalogue["kpis"]:
         for model in _grain_models(catalogue, kpi):
-            con.execute(f"select {kpi['formula']} from marts.{model}").fetchall()
+            con.execute(f"select {kc.kpi_formula_for(kpi, model)} from marts.{model}").fetchall()
 
 
-def _formula_values(rows: str, columns: str) -> Callable[..., float | None]:
-    """value(name, where): the catalogue formula of KPI `name` over the rows (SQL values)."""
+def _formula_values(rows: str, columns: str, model: str = "mart") -> Callable[..., float | None]:
+    """value(name, where): the catalogue formula of KPI `name` over the rows (SQL values), as
+    written for ``model`` (kc.kpi_formula_for)."""
     catalogue = kc.load_catalogue()
     con = duckdb.connect()
     con.execute(f"create table mart as select * from (values {rows}) as t({columns})")
 
     def value(name: str, where: str = "true") -> float | None:
-        sql = f"select {_kpi(catalogue, name)['formula']} from mart where {where}"
+        formula = kc.kpi_formula_for(_kpi(catalogue, name), model)
+        sql = f"select {formula} from mart where {where}"
         return con.execute(sql).fetchone()[0]
 
     return value
@@ -474,6 +500,7 @@ def test_ratio_formulas_are_ratios_of_sums():
     value = _formula_values(
         "(100.0, 50.0, 200.0, 100.0), (300.0, 30.0, null, null), (0.0, 0.0, 400.0, 200.0)",
         "revenue, gross_margin, revenue_target, prorated_target_to_date",
+        model="kpi_rep_month",
     )
     assert value("margin_pct") == pytest.approx(0.2)
     assert value("margin_pct", "revenue = 0") is None
@@ -518,11 +545,11 @@ def test_objectives_ratios_are_ratios_of_sums():
         "(50.0, 100.0, 40.0, 2), (300.0, 200.0, 200.0, 0), (70.0, null, null, 3)",
         "actual, target, prorated_target_to_date, remaining_working_days",
     )
-    assert value("objective_attainment") == pytest.approx(350 / 300)
-    assert value("objective_pace") == pytest.approx(350 / 240)
+    assert value("attainment") == pytest.approx(350 / 300)
+    assert value("pace") == pytest.approx(350 / 240)
     assert value("gap") == pytest.approx(50)
     assert value("gap_pct") == pytest.approx(50 / 300)
     assert value("required_daily_rate") == pytest.approx(50 / 2)
     assert value("objective_target") == pytest.approx(300)
-    for name in ("objective_attainment", "objective_pace", "gap_pct", "required_daily_rate"):
+    for name in ("attainment", "pace", "gap_pct", "required_daily_rate"):
         assert value(name, "target is null") is None, name

@@ -5,11 +5,9 @@ SUPERSET_HOME (SQLite metadata) through ``pilotage.superset_admin``, bootstraps 
 module, and talks to it over HTTP like a user or a script would. Expected numbers are computed
 here, independently, with DuckDB SQL on the same serving file.
 
-The serving file comes from the ``demo_serving_db`` fixture (tests/conftest.py: a file published by
-the real pipeline). Without it, a small synthetic serving file with the marts' column contract is
-built here instead (``build_synthetic_serving``; PILOTAGE_SUPERSET_TEST_SERVING=synthetic forces
-it). Under CI=true a Superset that cannot start fails; elsewhere a missing .venv-superset skips
-loudly.
+The serving file is the one the real pipeline published for the session (``demo_serving_db``,
+tests/conftest.py): no hand-written copy of the marts that could drift from them. Under CI=true a
+Superset that cannot start fails; elsewhere a missing .venv-superset skips loudly.
 """
 
 from __future__ import annotations
@@ -41,209 +39,14 @@ ASSETS = SUPERSET_DIR / "assets"
 START_TIMEOUT = 180
 
 # ---------------------------------------------------------------------------------------------
-# Fallback serving file (used only when tests/conftest.py provides no demo_serving_db)
-# ---------------------------------------------------------------------------------------------
-
-# rep_id, name, email, team_id (the first rep of each team is its manager)
-REPS = [
-    ("R01", "Alice Martin", "alice@pilotage.test", "T1"),
-    ("R02", "Bruno Petit", "bruno@pilotage.test", "T1"),
-    ("R03", "Chloe Durand", "chloe@pilotage.test", "T1"),
-    ("R04", "David Leroy", "david@pilotage.test", "T2"),
-    ("R05", "Emma Moreau", "emma@pilotage.test", "T2"),
-    ("R06", "Farid Simon", "farid@pilotage.test", "T2"),
-    ("R07", "Gaelle Michel", "gaelle@pilotage.test", "T3"),
-    ("R08", "Hugo Laurent", "hugo@pilotage.test", "T3"),
-]
-TEAMS = [
-    ("T1", "Paris Grands Comptes", "G1", "Ile-de-France", "R01"),
-    ("T2", "Lyon PME", "G2", "Sud-Est", "R04"),
-    ("T3", "Marseille PME", "G2", "Sud-Est", "R07"),
-]
-AS_OF = "2026-06-15"
-
-_SQL = """
-create schema marts;
-create table marts.dim_team as
-select t.team_id, t.team_name, t.region_id, t.region_name, t.manager_rep_id,
-       r.rep_name as manager_name, r.email as manager_email
-from teams t join reps r on r.rep_id = t.manager_rep_id;
-
-create table marts.dim_rep as
-select r.rep_id, r.rep_name, r.email,
-       case when r.rep_id = t.manager_rep_id then 'Sales Manager' else 'Account Executive' end
-           as title,
-       case when r.rep_id = t.manager_rep_id then 'manager' else 'rep' end as role_type,
-       r.team_id, t.team_name, t.region_name, t.manager_rep_id, t.manager_email,
-       date '2023-01-02' as hire_date, true as is_active
-from reps r join marts.dim_team t using (team_id);
-
-create table marts.dim_date as
-select d::date as date_day, date_trunc('month', d)::date as month_start,
-       extract(year from d)::int as year, extract(month from d)::int as month,
-       extract(isodow from d)::int as iso_day_of_week,
-       extract(isodow from d) <= 5 as is_working_day
-from range(date '2026-01-01', date '2026-07-01', interval 1 day) t(d);
-
-create table marts.dim_customer as
-select 'C' || lpad(i::varchar, 3, '0') as customer_id, 'Customer ' || i as customer_name
-from range(1, 21) t(i);
-
-create table marts.dim_product as
-select 'P' || i as product_id, 'Product ' || i as product_name, (10 * i)::decimal(18,2) as unit_cost
-from range(1, 6) t(i);
-
-create table marts.fct_activities as
-with types(activity_type, weight) as (
-    values ('call', 9), ('email', 12), ('meeting', 4),
-           ('proposal', 2), ('quote', 2), ('contract', 1)
-),
-days as (select date_day from marts.dim_date where is_working_day and date_day <= date '{as_of}'),
-raw as (
-    select r.rep_id, r.team_id, d.date_day, ty.activity_type, ty.weight,
-           (hash(r.rep_id || d.date_day::varchar || ty.activity_type) % 1000003)::bigint as h
-    from marts.dim_rep r cross join days d cross join types ty
-)
-select 'A' || row_number() over (order by rep_id, date_day, activity_type) as activity_id,
-       activity_type, date_day as activity_date, date_trunc('month', date_day)::date as month_start,
-       rep_id, team_id,
-       case when activity_type in ('call', 'email', 'meeting') then 'Task' else 'Document' end
-           as source_object,
-       'X' || (h % 100000) as related_record_id, 'completed' as status
-from raw where h % 20 < weight;
-
-create table marts.fct_revenue as
-with days as (
-    select date_day from marts.dim_date where is_working_day and date_day <= date '{as_of}'
-),
-raw as (
-    select r.rep_id, r.team_id, d.date_day,
-           (hash(r.rep_id || 'rev' || d.date_day::varchar) % 1000003)::bigint as h
-    from marts.dim_rep r cross join days d
-)
-select 'L' || row_number() over (order by rep_id, date_day) as invoice_line_id,
-       'I' || row_number() over (order by rep_id, date_day) as invoice_id,
-       'INV-' || lpad((row_number() over (order by rep_id, date_day))::varchar, 6, '0')
-           as invoice_number,
-       case when h % 23 = 0 then 'credit_note' else 'invoice' end as document_type,
-       date_day as invoice_date, date_trunc('month', date_day)::date as month_start,
-       'C' || lpad((1 + h % 20)::varchar, 3, '0') as customer_id,
-       'P' || (1 + h % 5) as product_id, rep_id, team_id,
-       ((1 + h % 7) * case when h % 23 = 0 then -1 else 1 end)::decimal(18,2) as quantity,
-       ((1 + h % 7) * (100 + h % 400) * case when h % 23 = 0 then -1 else 1 end)::decimal(18,2)
-           as revenue,
-       ((1 + h % 7) * (60 + h % 250) * case when h % 23 = 0 then -1 else 1 end)::decimal(18,2)
-           as cost,
-       (((1 + h % 7) * (100 + h % 400) - (1 + h % 7) * (60 + h % 250))
-           * case when h % 23 = 0 then -1 else 1 end)::decimal(18,2) as gross_margin
-from raw where h % 3 = 0;
-
-create table marts.kpi_rep_month as
-with months as (
-    select distinct month_start from marts.dim_date where month_start <= date '{as_of}'
-),
-grid as (select r.*, m.month_start from marts.dim_rep r cross join months m),
-act as (
-    select rep_id, month_start,
-           count(*) filter (where activity_type = 'call') as calls,
-           count(*) filter (where activity_type = 'email') as emails,
-           count(*) filter (where activity_type = 'meeting') as meetings,
-           count(*) filter (where activity_type = 'proposal') as proposals,
-           count(*) filter (where activity_type = 'quote') as quotes,
-           count(*) filter (where activity_type = 'contract') as contracts,
-           count(*) as activities
-    from marts.fct_activities group by all
-),
-rev as (
-    select rep_id, month_start, sum(quantity)::decimal(18,2) as quantity,
-           sum(revenue)::decimal(18,2) as revenue, sum(cost)::decimal(18,2) as cost,
-           sum(gross_margin)::decimal(18,2) as gross_margin
-    from marts.fct_revenue group by all
-),
-base as (
-    select g.month_start, g.rep_id, g.rep_name, g.email as rep_email, g.team_id, g.team_name,
-           g.region_name, g.manager_email,
-           coalesce(a.calls, 0) as calls, coalesce(a.emails, 0) as emails,
-           coalesce(a.meetings, 0) as meetings, coalesce(a.proposals, 0) as proposals,
-           coalesce(a.quotes, 0) as quotes, coalesce(a.contracts, 0) as contracts,
-           coalesce(a.activities, 0) as activities,
-           coalesce(v.quantity, 0)::decimal(18,2) as quantity,
-           coalesce(v.revenue, 0)::decimal(18,2) as revenue,
-           coalesce(v.cost, 0)::decimal(18,2) as cost,
-           coalesce(v.gross_margin, 0)::decimal(18,2) as gross_margin,
-           case when g.rep_id = 'R08' then null
-                else (20000 + 1500 * (hash(g.rep_id) % 5)::bigint)::decimal(18,2)
-           end as revenue_target,
-           day(last_day(g.month_start))::int as days_in_month,
-           case when last_day(g.month_start) <= date '{as_of}' then day(last_day(g.month_start))
-                else day(date '{as_of}') end::int as elapsed_days
-    from grid g
-    left join act a on a.rep_id = g.rep_id and a.month_start = g.month_start
-    left join rev v on v.rep_id = g.rep_id and v.month_start = g.month_start
-),
-paced as (
-    select *,
-           gross_margin / nullif(revenue, 0) as margin_pct,
-           revenue / nullif(revenue_target, 0) as attainment,
-           revenue_target * elapsed_days / days_in_month as prorated_target_to_date
-    from base
-)
-select * exclude (prorated_target_to_date),
-       prorated_target_to_date::double as prorated_target_to_date,
-       (revenue / nullif(prorated_target_to_date, 0))::double as pace,
-       case when revenue_target is null then 'no target'
-            when revenue / nullif(prorated_target_to_date, 0) >= 1 then 'on track'
-            when revenue / nullif(prorated_target_to_date, 0) >= 0.9 then 'at risk'
-            else 'off track' end as status,
-       date '{as_of}' as as_of_date
-from paced;
-"""
-
-
-def build_synthetic_serving(path: Path) -> Path:
-    """Write a serving file at ``path`` (replacing it) with the marts' column contract."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(
-            "create temp table reps(rep_id varchar, rep_name varchar, email varchar, "
-            "team_id varchar)"
-        )
-        con.executemany("insert into reps values (?, ?, ?, ?)", REPS)
-        con.execute(
-            "create temp table teams(team_id varchar, team_name varchar, region_id varchar, "
-            "region_name varchar, manager_rep_id varchar)"
-        )
-        con.executemany("insert into teams values (?, ?, ?, ?, ?)", TEAMS)
-        for statement in _SQL.format(as_of=AS_OF).split(";"):
-            if statement.strip():
-                con.execute(statement)
-        con.execute("checkpoint")
-    finally:
-        con.close()
-    return path
-
-
-# ---------------------------------------------------------------------------------------------
 # The Superset server
 # ---------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def serving_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The pipeline's ``demo_serving_db`` when conftest provides it, else the synthetic file.
-
-    ``PILOTAGE_SUPERSET_TEST_SERVING=synthetic`` forces the synthetic file (fast, for working on
-    dashboards without running the pipeline).
-    """
-    if os.environ.get("PILOTAGE_SUPERSET_TEST_SERVING") == "synthetic":
-        return build_synthetic_serving(tmp_path_factory.mktemp("serving") / "serving.duckdb")
-    try:
-        return Path(request.getfixturevalue("demo_serving_db"))
-    except pytest.FixtureLookupError:
-        return build_synthetic_serving(tmp_path_factory.mktemp("serving") / "serving.duckdb")
+def serving_db(demo_serving_db: Path) -> Path:
+    """The serving file the session's pipeline run published."""
+    return Path(demo_serving_db)
 
 
 def _free_port() -> int:
@@ -1039,12 +842,17 @@ def test_challenges_dashboard_is_a_public_leaderboard(superset: Superset, servin
         "from marts.fct_challenge_standings",
     )
     assert want, "no challenge standings in the serving file"
-    rep = _query(
-        serving_db,
-        "select r.email from marts.fct_challenge_standings s join marts.dim_rep r "
-        "on s.participant_id = r.rep_id where s.participant_type = 'reps' "
-        "order by s.total_points desc, r.email limit 1",
-    )[0]["email"]
+    taken = _user_emails(superset)  # another test may have given the top rep a user already
+    rep = next(
+        row["email"]
+        for row in _query(
+            serving_db,
+            "select r.email from marts.fct_challenge_standings s join marts.dim_rep r "
+            "on s.participant_id = r.rep_id where s.participant_type = 'reps' "
+            "order by s.total_points desc, r.email",
+        )
+        if row["email"] not in taken
+    )
     session = superset.login(*_create_user(superset, "pytest_challenger", rep, "Sales Rep"))
     rows = _chart_data(superset, charts["Challenge leaderboard"], session)["data"]
     key = lambda r: (r["challenge_label"], r["standing_rank"], r["participant_name"])  # noqa: E731
