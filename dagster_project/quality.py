@@ -31,7 +31,8 @@ CHECK_NAME = "delivery_validation"
 
 
 def build_delivery_checks(settings: Settings) -> list:
-    return [_delivery_check(settings, system) for system in SYSTEMS]
+    """One check per source system the company has (a system it does not have is not read)."""
+    return [_delivery_check(settings, system) for system in SYSTEMS if system in settings.sources]
 
 
 def _warnings_markdown(result: DeliveryResult) -> str:

@@ -345,8 +345,9 @@ def _prepare_dagster_home() -> Path:
 @AS_OF
 @DATA_DIR
 def refresh(as_of: str | None, data_dir: str | None) -> None:
-    """Run the full refresh as a Dagster job: load extracts (dlt), build models and tests (dbt),
-    run the quality checks (Great Expectations) and publish the serving file.
+    """Run the full refresh as a Dagster job: load extracts (dlt), build the models and run their
+    tests (dbt: the gates and the warnings), validate the deliveries (Great Expectations, warnings
+    only) and publish the serving file. The source systems read are $PILOTAGE_SOURCES (crm,erp).
 
     The run is recorded in $DAGSTER_HOME, so it shows in the Dagster UI. A failing blocking
     check stops the run before publishing: dashboards keep the last good data.

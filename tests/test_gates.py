@@ -121,6 +121,30 @@ def test_a_staged_record_missing_from_its_fact_fails(warehouse, dbt_target):
     assert (obj, staged - facts, missing) == ("invoice_lines", 1, revenue)
 
 
+def test_a_system_left_out_of_the_sources_is_kept_but_not_read(warehouse, dbt_target):
+    """A company that sets PILOTAGE_SOURCES=crm after its ERP was loaded: the ERP's raw tables
+    keep every row (nothing loaded is lost), the models read none of them, and revenue is
+    unavailable with its reason, never the old figures; the CRM's figures stay."""
+    raw = "select count(*) from raw_erp.invoice_lines"
+    [(raw_rows,)] = _rows(warehouse, raw)
+    assert raw_rows > 0
+    build = ["build", "--exclude-resource-type", "unit_test"]
+    run_dbt(build, warehouse, AS_OF, dbt_target, extra_env={"PILOTAGE_SOURCES": "crm"})
+    assert _rows(warehouse, raw) == [(raw_rows,)]
+    assert _rows(warehouse, "select count(*) from marts.fct_revenue") == [(0,)]
+    [(available, reason)] = _rows(
+        warehouse,
+        "select is_available, reason from marts.kpi_availability where kpi_name = 'revenue'",
+    )
+    assert not available and "no ERP" in reason
+    [(revenue, activities)] = _rows(
+        warehouse,
+        "select count(revenue), sum(activities) from marts.kpi_performance "
+        "where level = 'company' and period_grain = 'month'",
+    )
+    assert revenue == 0 and activities > 0
+
+
 def _inflate_a_won_deal(warehouse: Path) -> tuple:
     """A won deal of a closed month whose CRM amount is edited 10x in the CRM only."""
     opportunity_id, close_date = _rows(

@@ -35,6 +35,13 @@
     {{ return(names | map('trim') | map('lower') | reject('equalto', '') | list) }}
 {%- endmacro %}
 
+{#- In a staging model: true when the company has this source system, else false. A system it
+    does not have reads nothing, whatever its raw tables still hold from earlier loads: they are
+    kept, and count again once the system is configured back. -#}
+{% macro is_source_system(system) -%}
+    {{ 'true' if system in source_systems() else 'false' }}
+{%- endmacro %}
+
 {#- A text value as a SQL string literal (quotes doubled). -#}
 {% macro sql_string(value) -%}
     '{{ value | replace("'", "''") }}'

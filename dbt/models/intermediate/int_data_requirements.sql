@@ -3,7 +3,6 @@
 -- the company has the source system that delivers it (var sources, PILOTAGE_SOURCES), whether
 -- the warehouse holds such data, and the reason when it does not. A KPI whose requirements are
 -- not all met is empty in the marts (macro if_available), and marts.kpi_availability says why.
-{%- set configured = source_systems() %}
 {%- set system_names = {'crm': 'CRM', 'erp': 'ERP'} %}
 
 with
@@ -14,7 +13,7 @@ requirements as (
         {{ sql_string(requirement.name) }} as requirement_name,
         {{ sql_string(requirement.label) }} as requirement_label,
         {{ sql_string(requirement.system) }} as source_system,
-        {{ 'true' if requirement.system in configured else 'false' }} as is_configured,
+        {{ is_source_system(requirement.system) }} as is_configured,
         {{ data_requirement_present(requirement.name) }} as is_present,
         {{ sql_string(requirement.missing) }} as missing_reason
     {%- if not loop.last %}

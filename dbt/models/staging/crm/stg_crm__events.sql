@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('crm', 'events') }}
+    where {{ is_source_system('crm') }}
 ),
 
 ranked_versions as (

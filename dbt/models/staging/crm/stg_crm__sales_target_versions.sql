@@ -5,6 +5,7 @@ with
 
 source as (
     select * from {{ source('crm', 'sales_targets') }}
+    where {{ is_source_system('crm') }}
 ),
 
 renamed as (

@@ -4,6 +4,7 @@ with
 
 source as (
     select * from {{ source('crm', 'users') }}
+    where {{ is_source_system('crm') }}
 ),
 
 renamed as (

@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('erp', 'invoice_lines') }}
+    where {{ is_source_system('erp') }}
 ),
 
 ranked_versions as (

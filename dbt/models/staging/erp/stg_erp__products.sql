@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('erp', 'products') }}
+    where {{ is_source_system('erp') }}
 ),
 
 ranked_versions as (
