@@ -383,6 +383,7 @@ def data_presence(landing: Path, sources: Iterable[str] = ("crm", "erp")) -> dic
     posted_lines = [line for line in lines if line["invoice_id"] in posted]
     presence = {
         "calls": any(t["TaskSubtype"] == "Call" for t in tasks),
+        "call_outcomes": any(t["TaskSubtype"] == "Call" and t["Status"] for t in tasks),
         "emails": any(t["TaskSubtype"] == "Email" for t in tasks),
         "meetings": bool(meetings),
         "meeting_outcomes": any(e["Meeting_Status__c"] for e in meetings),

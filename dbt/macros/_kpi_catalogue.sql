@@ -267,7 +267,7 @@
 {% macro kpi_catalogue() -%}
     {{ return([
         {'name': 'calls', 'label_en': 'Calls', 'label_fr': 'Appels', 'requires': ['calls']},
-        {'name': 'calls_completed', 'label_en': 'Calls completed', 'label_fr': 'Appels aboutis', 'requires': ['calls']},
+        {'name': 'calls_completed', 'label_en': 'Calls completed', 'label_fr': 'Appels aboutis', 'requires': ['call_outcomes']},
         {'name': 'emails', 'label_en': 'Emails', 'label_fr': 'E-mails', 'requires': ['emails']},
         {'name': 'meetings', 'label_en': 'Meetings', 'label_fr': 'Rendez-vous', 'requires': ['meetings']},
         {'name': 'proposals', 'label_en': 'Proposals', 'label_fr': 'Propositions commerciales', 'requires': ['proposals']},
@@ -342,6 +342,7 @@
     {{ return([
         {'name': 'activities', 'label': 'Activities (calls, emails, meetings, proposals, quotes, contracts)', 'system': 'crm', 'missing': 'no activity was delivered (CRM Task, Event, Proposal__c, Quote or Contract)'},
         {'name': 'calls', 'label': 'Calls', 'system': 'crm', 'missing': 'no call was delivered (CRM Task with TaskSubtype Call)'},
+        {'name': 'call_outcomes', 'label': 'Call outcomes (completed)', 'system': 'crm', 'missing': 'no call carries its status (CRM Task Status is empty)'},
         {'name': 'emails', 'label': 'Emails', 'system': 'crm', 'missing': 'no e-mail was delivered (CRM Task with TaskSubtype Email)'},
         {'name': 'meetings', 'label': 'Meetings', 'system': 'crm', 'missing': 'no meeting was delivered (CRM Event with Type Meeting)'},
         {'name': 'meeting_outcomes', 'label': 'Meeting outcomes (held, no-show)', 'system': 'crm', 'missing': 'no meeting carries its outcome (CRM Event Meeting_Status__c is empty)'},
@@ -364,6 +365,11 @@
         exists (select 1 from {{ ref('int_activities__unioned') }})
     {%- elif name == 'calls' -%}
         exists (select 1 from {{ ref('int_activities__unioned') }} where activity_type = 'call')
+    {%- elif name == 'call_outcomes' -%}
+        exists (
+            select 1 from {{ ref('int_activities__unioned') }}
+            where activity_type = 'call' and status is not null
+        )
     {%- elif name == 'emails' -%}
         exists (select 1 from {{ ref('int_activities__unioned') }} where activity_type = 'email')
     {%- elif name == 'meetings' -%}
@@ -388,7 +394,7 @@
     {%- elif name == 'teams' -%}
         exists (select 1 from {{ ref('stg_crm__user_roles') }} where role_level = 'Team')
     {%- elif name == 'user_emails' -%}
-        exists (select 1 from {{ ref('stg_crm__users') }} where email is not null)
+        exists (select 1 from {{ ref('stg_crm__users') }} where trim(email) != '')
     {%- elif name == 'invoices' -%}
         exists (select 1 from {{ ref('int_invoice_lines__signed') }} where invoice_state = 'posted')
     {%- elif name == 'costs' -%}

@@ -4,7 +4,9 @@
     row per month. Written from the facts' definitions (docs/kpis.md), not from the marts' SQL,
     so a join or a filter lost in a mart shows as a difference.
 -#}
-{% macro conserved_measures() -%}
+{#- The additive measures of the day base (kpi_rep_day): kpi_performance sums them, the
+    conservation gate checks them. -#}
+{% macro additive_measures() -%}
     {{ return([
         'calls', 'calls_completed', 'emails', 'meetings', 'meetings_held', 'proposals', 'quotes',
         'contracts', 'activities', 'new_opportunities', 'won_opportunities',
@@ -14,7 +16,7 @@
 {%- endmacro %}
 
 {% macro fact_month_totals() -%}
-    {%- set measures = conserved_measures() %}
+    {%- set measures = additive_measures() %}
     {%- set activity_types = {
         'calls': "activity_type = 'call'",
         'calls_completed': "activity_type = 'call' and status = 'Completed'",
@@ -27,13 +29,12 @@
         'activities': 'true'
     } %}
     select
-        month_start,
         {%- for measure in measures %}
-        sum({{ measure }}) as {{ measure }}{{ ',' if not loop.last }}
+        sum({{ measure }}) as {{ measure }},
         {%- endfor %}
+        month_start
     from (
         select
-            {{ month_start('activity_date') }} as month_start,
             {%- for measure in measures %}
             {%- if measure in activity_types %}
             case when {{ activity_types[measure] }} then 1 else 0 end as {{ measure }},
@@ -41,21 +42,19 @@
             0 as {{ measure }},
             {%- endif %}
             {%- endfor %}
-            0 as _end
+            {{ month_start('activity_date') }} as month_start
         from {{ ref('fct_activities') }}
         where activity_date <= {{ as_of_date() }}
         union all
         select
-            {{ month_start('created_date') }} as month_start,
             {%- for measure in measures %}
             {{ 1 if measure == 'new_opportunities' else 0 }} as {{ measure }},
             {%- endfor %}
-            0 as _end
+            {{ month_start('created_date') }} as month_start
         from {{ ref('fct_opportunities') }}
         where created_date <= {{ as_of_date() }}
         union all
         select
-            {{ month_start('close_date') }} as month_start,
             {%- for measure in measures %}
             {%- if measure == 'won_opportunities' %}
             case when is_won then 1 else 0 end as {{ measure }},
@@ -71,17 +70,16 @@
             0 as {{ measure }},
             {%- endif %}
             {%- endfor %}
-            0 as _end
+            {{ month_start('close_date') }} as month_start
         from {{ ref('fct_opportunities') }}
         where is_closed and close_date <= {{ as_of_date() }}
         union all
         select
-            month_start,
             {%- for measure in measures %}
             {{ measure if measure in ('quantity', 'revenue', 'cost', 'gross_margin') else 0 }}
                 as {{ measure }},
             {%- endfor %}
-            0 as _end
+            month_start
         from {{ ref('fct_revenue') }}
         where invoice_date <= {{ as_of_date() }}
     ) as contributions

@@ -1,9 +1,16 @@
 -- Invoice lines with their document, signed: credit notes (move_type out_refund) count
--- negative. All states are kept here; fct_revenue keeps posted documents only.
+-- negative. All states are kept here; fct_revenue keeps posted documents only. The rep is the
+-- CRM user whose e-mail is the document's salesperson e-mail (case-insensitive,
+-- int_reps__by_email), else the ERP salesperson itself (rep id "erp:<e-mail>"); a document
+-- without a salesperson has no rep.
 with
 
 invoices as (
     select * from {{ ref('stg_erp__invoices') }}
+),
+
+by_email as (
+    select * from {{ ref('int_reps__by_email') }}
 ),
 
 lines as (
@@ -37,6 +44,19 @@ joined as (
         on lines.invoice_id = invoices.invoice_id
 ),
 
+attributed as (
+    select
+        joined.*,
+        case
+            when by_email.rep_id is not null then by_email.rep_id
+            when joined.salesperson_email != ''
+                then {{ erp_salesperson_id('joined.salesperson_email') }}
+        end as rep_id
+    from joined
+    left join by_email
+        on joined.salesperson_email = by_email.user_email
+),
+
 signed as (
     select
         invoice_line_id,
@@ -49,10 +69,11 @@ signed as (
         customer_id,
         product_id,
         salesperson_email,
+        rep_id,
         cast(amount_sign * quantity as decimal(18, 3)) as quantity,
         cast(amount_sign * net_amount as decimal(18, 2)) as revenue,
         cast(amount_sign * quantity * unit_cost as decimal(18, 2)) as cost
-    from joined
+    from attributed
 )
 
 select * from signed

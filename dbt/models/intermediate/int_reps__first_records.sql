@@ -28,12 +28,10 @@ opportunity_days as (
 
 invoice_days as (
     select
-        by_email.rep_id,
-        invoice_lines.invoice_date as record_date
-    from {{ ref('int_invoice_lines__signed') }} as invoice_lines
-    inner join {{ ref('int_reps__by_email') }} as by_email
-        on invoice_lines.salesperson_email = by_email.user_email
-    where invoice_lines.invoice_state = 'posted'
+        rep_id,
+        invoice_date as record_date
+    from {{ ref('int_invoice_lines__signed') }}
+    where invoice_state = 'posted'
 ),
 
 record_days as (

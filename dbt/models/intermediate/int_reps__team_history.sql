@@ -1,3 +1,5 @@
+-- a table, not a view: eight models read it, and it scans every fact for first records
+{{ config(materialized='table') }}
 -- One row per rep (CRM user in a team role) and period of team membership, from the user's
 -- versions: a version takes effect on the UTC day of its LastModifiedDate (the last version of a
 -- day wins), consecutive versions in the same team are one period. The first period starts

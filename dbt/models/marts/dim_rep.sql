@@ -26,14 +26,16 @@ unknown_owners as (
 ),
 
 erp_salespeople as (
-    select distinct invoice_lines.salesperson_email as email
+    select distinct
+        invoice_lines.rep_id,
+        invoice_lines.salesperson_email as email
     from {{ ref('int_invoice_lines__signed') }} as invoice_lines
-    left join {{ ref('int_reps__by_email') }} as by_email
-        on invoice_lines.salesperson_email = by_email.user_email
+    left join crm_users
+        on invoice_lines.rep_id = crm_users.rep_id
     where
         invoice_lines.invoice_state = 'posted'
-        and invoice_lines.salesperson_email != ''
-        and by_email.rep_id is null
+        and invoice_lines.rep_id is not null
+        and crm_users.rep_id is null
 ),
 
 -- the people the CRM's users do not cover
@@ -46,7 +48,7 @@ other_people as (
     from unknown_owners
     union all
     select
-        {{ erp_salesperson_id('email') }} as rep_id,
+        rep_id,
         email as rep_name,
         email,
         'erp_salesperson' as rep_source

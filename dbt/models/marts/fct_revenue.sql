@@ -1,18 +1,13 @@
 -- One row per line of a posted ERP invoice or credit note. Credit notes count negative;
--- cancelled documents are excluded. The rep is the CRM user whose email is the document's
--- salesperson email (case-insensitive, int_reps__by_email), else the ERP salesperson itself
--- (rep id "erp:<e-mail>", dim_rep); a document without a salesperson has no rep (the KPI marts
--- show it under "(unassigned)"). The team and region are the rep's ON THE DOCUMENT DATE
--- (int_reps__team_history).
+-- cancelled documents are excluded. The rep is the document's salesperson as
+-- int_invoice_lines__signed resolves it (a CRM user, else "erp:<e-mail>"); a document without a
+-- salesperson has no rep (the KPI marts show it under "(unassigned)"). The team and region are
+-- the rep's ON THE DOCUMENT DATE (int_reps__team_history).
 with
 
 lines as (
     select * from {{ ref('int_invoice_lines__signed') }}
     where invoice_state = 'posted'
-),
-
-by_email as (
-    select * from {{ ref('int_reps__by_email') }}
 ),
 
 team_history as (
@@ -29,11 +24,7 @@ final as (
         {{ month_start('lines.invoice_date') }} as month_start,
         lines.customer_id,
         lines.product_id,
-        case
-            when by_email.rep_id is not null then by_email.rep_id
-            when lines.salesperson_email != ''
-                then {{ erp_salesperson_id('lines.salesperson_email') }}
-        end as rep_id,
+        lines.rep_id,
         team_history.team_id,
         team_history.region_id,
         lines.quantity,
@@ -41,11 +32,9 @@ final as (
         lines.cost,
         cast(lines.revenue - lines.cost as decimal(18, 2)) as gross_margin
     from lines
-    left join by_email
-        on lines.salesperson_email = by_email.user_email
     left join team_history
         on
-            by_email.rep_id = team_history.rep_id
+            lines.rep_id = team_history.rep_id
             and lines.invoice_date >= team_history.valid_from
             and lines.invoice_date < team_history.valid_to
 )

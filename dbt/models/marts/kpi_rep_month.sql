@@ -88,7 +88,7 @@ final as (
     select
         cast(month_start as date) as month_start,
         rep_id,
-        coalesce(rep_name, {{ unassigned_name() }}) as rep_name,
+        rep_name,
         rep_email,
         team_id,
         case

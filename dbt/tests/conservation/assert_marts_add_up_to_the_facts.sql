@@ -9,7 +9,7 @@
 --   - kpi_rep_month summed over every person and team.
 -- A KPI the company's data cannot give is null in the marts and not compared (if_available).
 -- Returns one row per difference: mart, level, month, measure, the mart's and the facts' value.
-{%- set measures = conserved_measures() %}
+{%- set measures = additive_measures() %}
 {%- set rep_month_measures = [
     'calls', 'emails', 'meetings', 'proposals', 'quotes', 'contracts', 'activities', 'quantity',
     'revenue', 'cost', 'gross_margin'

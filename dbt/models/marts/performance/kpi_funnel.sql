@@ -201,7 +201,6 @@ by_level as (
         stage_name,
         stage_order
     from keyed_contributions
-    where {{ key }} is not null
     group by {{ key }}, period_grain, period_start, stage_name, stage_order
     {%- if not loop.last %}
     union all

@@ -10,11 +10,7 @@
 -- to the company. A KPI the company's data cannot give is null on every row (if_available,
 -- marts.kpi_availability), never 0.
 -- Every KPI's formula comes from the KPI catalogue (dbt/kpis.yml) through kpi().
-{%- set measures = [
-    'calls', 'calls_completed', 'emails', 'meetings', 'meetings_held', 'proposals', 'quotes', 'contracts',
-    'activities', 'new_opportunities', 'won_opportunities', 'lost_opportunities', 'won_amount',
-    'lost_amount', 'won_cycle_days', 'quantity', 'revenue', 'cost', 'gross_margin'
-] %}
+{%- set measures = additive_measures() %}
 {%- set pipeline_measures = [
     'open_opportunities', 'open_qualified_opportunities', 'open_pipeline', 'weighted_pipeline',
     'open_in_period_pipeline'
@@ -237,7 +233,6 @@ by_level as (
         period_grain,
         period_start
     from keyed_contributions
-    where {{ key }} is not null
     group by {{ key }}, period_grain, period_start
     {%- if not loop.last %}
     union all
