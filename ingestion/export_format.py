@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ingestion.formats import describe_delimiter, sniff_delimiter
+from ingestion.formats import csv_records, describe_delimiter, sniff_delimiter
 
 
 class MappingError(ValueError):
@@ -301,11 +301,14 @@ def decode(path: Path, data: bytes, fmt: ExportFormat, where: str) -> str:
 
 def _records(path: Path, text: str, fmt: ExportFormat) -> list[tuple[int, list[str]]]:
     """(line, fields) of every non-blank record, the header first."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=fmt.delimiter)
+    records: list[tuple[int, list[str]]] = []
     try:
-        return [(reader.line_num, r) for r in reader if any(f.strip() for f in r)]
-    except csv.Error as exc:
-        raise ExportError(f"{path} line {reader.line_num}: not readable as CSV: {exc}") from None
+        for line, fields in csv_records(io.StringIO(text, newline=""), fmt.delimiter):
+            if any(f.strip() for f in fields):
+                records.append((line, fields))
+    except csv.Error as exc:  # "line N: ..."
+        raise ExportError(f"{path} {exc} (not readable as CSV)") from None
+    return records
 
 
 def read_export(export_dir: Path, key: str, glob: str, fmt: ExportFormat) -> ExportFile:

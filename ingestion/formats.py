@@ -24,7 +24,7 @@ from __future__ import annotations
 import codecs
 import csv
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -308,3 +308,18 @@ def sniff_delimiter(header_line: str, declared: str, columns: list[str]) -> str 
 
 def describe_delimiter(delimiter: str) -> str:
     return "\\t" if delimiter == "\t" else delimiter
+
+
+def csv_records(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(first physical line, fields) of every CSV record of ``lines`` (a text file opened with
+    ``newline=""``), header first; blank lines skipped. A quoted field may span lines: its
+    record starts on the line given, not on the line ``csv.reader`` ends it on."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    previous = 0
+    try:
+        for row in reader:
+            start, previous = previous + 1, reader.line_num
+            if row:
+                yield start, row
+    except csv.Error as exc:
+        raise csv.Error(f"line {previous + 1}: {exc}") from None

@@ -813,7 +813,7 @@ def _wildcards(key: tuple[str, ...]) -> list[tuple[str, ...]]:
 class Conversion:
     """What a conversion wrote and left out."""
 
-    counts: dict[str, int]  # rows per object; collapsed:, quarantined:, skipped: counts
+    counts: dict[str, int]  # rows per object; collapsed:, quarantined:, skipped:, filtered:
     bad_rows: list[BadRow]  # the bad values of the rows left out (quarantine policy)
     quarantine_file: Path | None  # where they are filed for the CRM source, if any
     filled: dict[str, set[str]]  # per object, the columns with a value on at least one row
@@ -1001,7 +1001,8 @@ class _Converter:
             export = self.exports[part.file]
             rows = routed[part.file].get(name, []) if part.file in routed else export.rows
             for row in rows:
-                if not _row_filter(part, row.values):
+                if not _row_filter(part, row.values):  # the spec's `where`: another object's row
+                    self._count(f"filtered:{name}:{part.file}")
                     continue
                 out = self.convert_row(obj, part, row)
                 if out is not None:
@@ -1105,7 +1106,7 @@ def _drop_time(drop: str, mapping: Mapping) -> str:
 
 
 def _count_order(item: tuple[str, int]) -> tuple[int, str]:
-    prefixes = ("collapsed:", "quarantined:", "skipped:")
+    prefixes = ("collapsed:", "quarantined:", "skipped:", "filtered:")
     rank = next((i + 1 for i, p in enumerate(prefixes) if item[0].startswith(p)), 0)
     return rank, item[0]
 
@@ -1120,7 +1121,8 @@ def convert(
     when rows were left out under ``on_bad_value: quarantine``, their bad values in
     ``<landing>/crm/_quarantine/mapping_<drop>.csv`` for the CRM source's quarantine table.
     Counts: rows written per object, ``collapsed:<Object>`` (repeats merged),
-    ``quarantined:<Object>`` (rows left out), ``skipped:<file>:<value>`` (explicit skips).
+    ``quarantined:<Object>`` (rows left out), ``skipped:<file>:<value>`` (explicit skips),
+    ``filtered:<Object>:<file>`` (rows of the file the object's ``where`` does not take).
     Every row is checked before any file is written: an error leaves the landing folder
     untouched. The same export, mapping and drop give byte-identical files.
     """
@@ -1290,8 +1292,9 @@ def coverage_report(
     ``filled`` (``Conversion.filled``, after a conversion), has a value on some row of this
     export; ERP requirements are the ERP extracts' business. A KPI is supported when every CRM
     requirement it ``requires`` is met."""
-    from pilotage.kpi_catalogue import data_requirements, kpi_requirements
+    from pilotage.kpi_catalogue import data_requirements, kpi_requirements, load_catalogue
 
+    catalogue = catalogue if catalogue is not None else load_catalogue()
     mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     requirements = {}
     for name, requirement in data_requirements(catalogue).items():

@@ -105,6 +105,12 @@ def read_quarantine_files(landing_dir: str | Path, system: str) -> list[BadRow]:
                 expected = ",".join(QUARANTINE_FILE_COLUMNS)
                 raise ExtractFileError(f"{path} line 1: a quarantine file's header is {expected}")
             for record in reader:
+                if None in record or None in record.values() or not record["line"].isdigit():
+                    raise ExtractFileError(
+                        f"{path} line {reader.line_num}: expected {len(QUARANTINE_FILE_COLUMNS)} "
+                        "fields with a line number in column line (the file is written by "
+                        "`pilotage map-crm`: run it again for this drop)"
+                    )
                 message = f"{record['source_file']} line {record['line']}, column {record['field']}"
                 bad_rows.append(
                     BadRow(

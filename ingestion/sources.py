@@ -51,6 +51,7 @@ from ingestion.formats import (
     ExtractFileError,
     LandingFormat,
     check_encoding,
+    csv_records,
     describe_delimiter,
     load_landing_config,
     sniff_delimiter,
@@ -217,14 +218,9 @@ def _valid(value: str, data_type: pa.DataType, decimal: str = ".") -> bool:
 
 def _csv_records(path: Path, fmt: LandingFormat) -> Iterator[tuple[int, list[str]]]:
     """(first physical line, fields) of every CSV record, header first; blank lines skipped as
-    pyarrow skips them. A quoted field may span lines: its record starts on the line given."""
+    pyarrow skips them."""
     with path.open(encoding=fmt.python_encoding, newline="") as handle:
-        reader = csv.reader(handle, delimiter=fmt.delimiter)
-        previous = 0
-        for row in reader:
-            start, previous = previous + 1, reader.line_num
-            if row:
-                yield start, row
+        yield from csv_records(handle, fmt.delimiter)
 
 
 def _field_line(start: int, row: list[str], index: int) -> int:

@@ -33,8 +33,22 @@ EXTRACTS: dict[str, Extract] = {e.object_name: e for e in ALL_EXTRACTS}
 Row = dict[str, str]  # one record version as written in a CSV file
 
 
-def _ts(value: dt.datetime) -> str:
+def utc_stamp(value: dt.datetime) -> str:
+    """A timestamp as the extracts write it: UTC (a naive value is UTC), whole seconds, Z."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def write_extract_file(path: Path, object_name: str, rows: list[Row]) -> None:
+    """An extract file of ``rows`` in the canonical columns, written under a temporary name and
+    then renamed (a sensor never sees half a file)."""
+    part = path.with_name(f".{path.name}.part")
+    with part.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, list(EXTRACTS[object_name].columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    part.replace(path)
 
 
 @dataclass(frozen=True)
@@ -50,16 +64,10 @@ class Delivery:
         """Write the delivery's files (under a temporary name, then renamed)."""
         written = []
         for object_name, rows in self.files.items():
-            extract = EXTRACTS[object_name]
-            folder = extract.folder(Path(landing_dir))
+            folder = EXTRACTS[object_name].folder(Path(landing_dir))
             folder.mkdir(parents=True, exist_ok=True)
             final = folder / f"{object_name}_{self.name}.csv"
-            part = folder / f".{final.name}.part"
-            with part.open("w", encoding="utf-8", newline="") as handle:
-                writer = csv.DictWriter(handle, list(extract.columns), lineterminator="\n")
-                writer.writeheader()
-                writer.writerows(rows)
-            part.replace(final)
+            write_extract_file(final, object_name, rows)
             written.append(final)
         return written
 
@@ -115,7 +123,7 @@ class _Day:
 
     def now(self) -> str:
         self._clock += dt.timedelta(minutes=7)
-        return _ts(self._clock)
+        return utc_stamp(self._clock)
 
     def write(self, object_name: str, row: Row) -> Row:
         extract = EXTRACTS[object_name]

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import yaml
 
-from ingestion.demo.drops import generate_drops
+from ingestion.demo.drops import generate_drops, utc_stamp, write_extract_file
 from ingestion.demo.generator import DOMAIN, net_amount
 from ingestion.extracts import ALL_EXTRACTS, Extract
 from ingestion.mapping import convert
@@ -76,20 +76,12 @@ class Shape:
     apply: Callable[[Path, Context], ShapeRecord]
     sources: str | None = None  # the PILOTAGE_SOURCES of a company of this shape
 
-    @property
-    def doc(self) -> str:
-        return (self.apply.__doc__ or "").strip()
-
 
 # ------------------------------------------------------------------------------ files
 
 
-def _ts(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
 def _at(day: dt.date, hour: int, minute: int = 0) -> str:
-    return _ts(dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.UTC))
+    return utc_stamp(dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.UTC))
 
 
 def _files(landing: Path, object_name: str) -> list[Path]:
@@ -99,16 +91,6 @@ def _files(landing: Path, object_name: str) -> list[Path]:
 def _read(path: Path) -> list[Row]:
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-def _write(path: Path, object_name: str, rows: list[Row]) -> None:
-    """Write under a temporary name, then rename (a sensor never sees half a file)."""
-    part = path.with_name(f".{path.name}.part")
-    with part.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, list(EXTRACTS[object_name].columns), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    part.replace(path)
 
 
 def _rows(landing: Path, object_name: str) -> list[Row]:
@@ -139,7 +121,7 @@ def _rewrite(landing: Path, object_name: str, change: Callable[[Row], Row | None
             changed += new != row
             if new is not None:
                 new_rows.append(new)
-        _write(path, object_name, new_rows)
+        write_extract_file(path, object_name, new_rows)
     return changed
 
 
@@ -164,7 +146,7 @@ def _append(landing: Path, object_name: str, rows: list[Row], as_of: dt.date) ->
         folder = EXTRACTS[object_name].folder(landing)
         folder.mkdir(parents=True, exist_ok=True)
         path, existing = folder / f"{object_name}_{as_of:%Y%m%d}.csv", []
-    _write(path, object_name, existing + rows)
+    write_extract_file(path, object_name, existing + rows)
 
 
 def _drop_day(path: Path, object_name: str) -> dt.date:
@@ -243,7 +225,7 @@ def no_hire_dates(landing: Path, ctx: Context) -> ShapeRecord:
             for row in latest.values()
         ]
         kept += len(rows)
-        _write(path, "User", rows)
+        write_extract_file(path, "User", rows)
     return ShapeRecord(
         "no_hire_dates",
         f"{kept} user rows without hire or created date, stamped with their drop day",
@@ -346,7 +328,7 @@ def duplicates(landing: Path, ctx: Context) -> ShapeRecord:
         if not files:
             continue
         rows, copied[object_name] = _repeat_some(_read(files[0]), rng, 3)
-        _write(files[0], object_name, rows)
+        write_extract_file(files[0], object_name, rows)
     again = []
     for object_name in ("Event", "invoices"):
         files = _files(landing, object_name)
@@ -453,8 +435,8 @@ def future_events(landing: Path, ctx: Context) -> ShapeRecord:
                     "WhatId": rng.choice(accounts),
                     "Subject": "Quarterly business review",
                     "Type": "Meeting",
-                    "StartDateTime": _ts(start),
-                    "EndDateTime": _ts(start + dt.timedelta(hours=1)),
+                    "StartDateTime": utc_stamp(start),
+                    "EndDateTime": utc_stamp(start + dt.timedelta(hours=1)),
                     "ActivityDate": day.isoformat(),
                     "DurationInMinutes": "60",
                     "Meeting_Status__c": "Planned",
