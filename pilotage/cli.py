@@ -408,7 +408,11 @@ def check(as_of: str | None, data_dir: str | None) -> None:
 
     for system in settings.sources:
         report = validate_deliveries(
-            settings.warehouse_path, system, settings.data_dir / "quality", "pilotage-check"
+            settings.warehouse_path,
+            system,
+            settings.data_dir / "quality",
+            "pilotage-check",
+            as_of=settings.as_of,
         )
         click.secho(f"    {system}: {report.summary()}", fg="yellow" if report.warnings else None)
     if not gates_pass:
@@ -432,11 +436,15 @@ def _checks_pass(settings: Settings) -> bool:
         output, passed = check_project(settings).stdout, True
     except DbtError as exc:
         output, passed = str(exc), False
+    failures = 0
     for match in _TEST_OUTCOME.finditer(output):
         failed = match.group(1) == "Failure"
+        failures += failed
         click.secho(
             f"    {match.group(0)}", fg="red" if failed else "yellow" if match.group(1) else None
         )
+    if not passed and not failures:  # dbt itself failed (compilation, a missing relation)
+        click.secho(output[-3000:], fg="red", err=True)
     return passed
 
 

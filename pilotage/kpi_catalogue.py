@@ -307,7 +307,7 @@ def kpi_formula_for(kpi: dict[str, Any], model: str) -> str:
     model when it names the columns otherwise (kpi_rep_month's revenue and revenue_target for
     kpi_objectives' actual and target), else ``formula``."""
     override = (kpi["superset"].get(model) or {}).get("expression")
-    return _one_line(override) if override else kpi["formula"]
+    return _one_line(override or kpi["formula"])
 
 
 def kpi_column(kpi: dict[str, Any]) -> str:
@@ -492,12 +492,12 @@ def superset_metrics(catalogue: dict[str, Any]) -> dict[str, list[dict[str, Any]
     """Per dataset (table_name), the KPI metrics' managed keys, in catalogue order."""
     metrics: dict[str, list[dict[str, Any]]] = {}
     for kpi in catalogue["kpis"]:
-        for dataset, override in kpi["superset"].items():
+        for dataset in kpi["superset"]:
             metrics.setdefault(dataset, []).append(
                 {
                     "metric_name": kpi["name"],
                     "verbose_name": kpi["label"]["en"],
-                    "expression": _one_line((override or {}).get("expression") or kpi["formula"]),
+                    "expression": kpi_formula_for(kpi, dataset),
                     "d3format": kpi["format"],
                     "description": _one_line(kpi["description"]),
                 }

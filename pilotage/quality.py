@@ -103,13 +103,17 @@ def _is_temporal(data_type: pa.DataType) -> bool:
 
 
 def _medians(con, table: str, columns: list[str]) -> dict[str, float]:
-    """Each money column's median over every row of the raw table (non-zero values)."""
+    """Each money column's median over every row of the raw table (non-zero values): one scan."""
+    if not columns:
+        return {}
+    parts = [
+        f'count("{c}") filter (where "{c}" != 0), median(abs("{c}")) filter (where "{c}" != 0)'
+        for c in columns
+    ]
+    values = con.execute(f"select {', '.join(parts)} from {table}").fetchone()
     medians = {}
-    for column in columns:
-        count, median = con.execute(
-            f'select count(*), median(abs("{column}")) from {table} '
-            f'where "{column}" is not null and "{column}" != 0'
-        ).fetchone()
+    for index, column in enumerate(columns):
+        count, median = values[2 * index], values[2 * index + 1]
         if count >= MIN_ROWS_FOR_MEDIAN and median:
             medians[column] = float(median)
     return medians
@@ -206,13 +210,14 @@ def validate_deliveries(
     system: str,
     quality_dir: Path,
     run_name: str,
-    delivered_on: dt.date | None = None,
+    as_of: dt.date | None = None,
 ) -> DeliveryReport:
     """Validate the latest delivery of every raw table of ``system`` and update the Data Docs.
 
-    ``run_name`` names the validation run in the report (the Dagster run id); ``delivered_on`` is
-    the day dates are judged from (default: today)."""
-    delivered_on = delivered_on or dt.date.today()
+    ``run_name`` names the validation run in the report (the Dagster run id). Dates are judged
+    from the later of today and ``as_of`` (a refresh run as of a day ahead delivers that day's
+    records)."""
+    delivered_on = max(as_of or dt.date.today(), dt.date.today())
     gx, context = _context(Path(quality_dir))
     source = context.data_sources.add_or_update_pandas(f"{system}_deliveries")
     definitions, frames, load_ids = [], {}, {}
