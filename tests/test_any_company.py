@@ -42,10 +42,12 @@ from ingestion.demo.generator import generate
 from ingestion.demo.shapes import SHAPE_ORDER, ShapeRecord, apply_shapes, sources_for
 from ingestion.extracts import ALL_EXTRACTS
 
+from .conftest import AS_OF
 from .oracle import (
     ACTIVITY_TYPES,
     COMPANY,
     LEVELS,
+    MEASURE_REQUIREMENTS,
     MEASURES,
     UNASSIGNED,
     UNCLASSIFIED,
@@ -452,7 +454,8 @@ def test_other_companies(builds, seed, as_of, shapes):
 
 # --------------------------------------------------------------------------- the oracle itself
 
-AS_OF = dt.date(2026, 3, 15)
+# The tiny company's day: its expected values below are computed by hand for this date.
+TINY_AS_OF = dt.date(2026, 3, 15)
 
 
 def _write(landing: Path, object_name: str, rows: list[dict[str, str]], drop="20260315"):
@@ -706,12 +709,25 @@ TINY_EXPECTED = {
 
 @pytest.mark.parametrize("key", list(TINY_EXPECTED), ids=str)
 def test_oracle_on_a_tiny_company(tiny, key):
-    got = expect(tiny, AS_OF).performance.get(key)
+    got = expect(tiny, TINY_AS_OF).performance.get(key)
     assert got == TINY_EXPECTED[key], f"{key}: {got}"
 
 
+def test_the_catalogue_requires_what_the_oracle_reads():
+    """The KPIs' data requirements in dbt/kpis.yml are the ones the oracle's measures are
+    computed from (tests/oracle.py, written from the KPI definitions): dropping a requirement
+    from the catalogue would make a KPI show a figure its data cannot give."""
+    from pilotage.kpi_catalogue import kpi_requirements
+
+    requirements = kpi_requirements()
+    expected = {**MEASURE_REQUIREMENTS, "calls_completed": ("call_outcomes",)}
+    assert {m: set(requirements[m]) for m in expected} == {
+        m: set(names) for m, names in expected.items()
+    }
+
+
 def test_oracle_company_total_and_facts(tiny):
-    expected = expect(tiny, AS_OF)
+    expected = expect(tiny, TINY_AS_OF)
     assert expected.company_total == _measures(
         calls=3, emails=1, meetings=2, meetings_held=1, proposals=1, quotes=1, contracts=1,
         activities=11, new_opportunities=3, won_opportunities=1, won_amount="1000.00",
@@ -730,7 +746,7 @@ def test_oracle_company_total_and_facts(tiny):
 
 
 def test_oracle_levels_add_up(tiny):
-    expected = expect(tiny, AS_OF)
+    expected = expect(tiny, TINY_AS_OF)
     for level in LEVELS:
         total = _measures()
         for (lvl, _, grain, _), measures in expected.performance.items():
@@ -741,12 +757,12 @@ def test_oracle_levels_add_up(tiny):
 
 
 def test_oracle_data_not_delivered_is_null(tiny, tmp_path):
-    expected = expect(tiny, AS_OF)
+    expected = expect(tiny, TINY_AS_OF)
     assert expected.presence["stage_history"] is False
     assert expected.presence["targets"] is False
     assert all(expected.available.values())
     # a company without an ERP: the revenue measures are null on every row, the rest counted
-    crm = expect(tiny, AS_OF, sources=("crm",))
+    crm = expect(tiny, TINY_AS_OF, sources=("crm",))
     assert not crm.presence["invoices"] and not crm.available["revenue"]
     assert all(
         row["revenue"] is None and row["calls"] is not None for row in crm.performance.values()
@@ -757,7 +773,7 @@ def test_oracle_data_not_delivered_is_null(tiny, tmp_path):
             target = tmp_path / path.relative_to(tiny)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
-    without = expect(tmp_path, AS_OF)
+    without = expect(tmp_path, TINY_AS_OF)
     assert not without.available["won_amount"] and without.available["calls"]
     row = without.performance[("rep", "U1", "month", dt.date(2026, 1, 1))]
     assert row["won_opportunities"] is None and row["calls"] == 1
@@ -765,7 +781,7 @@ def test_oracle_data_not_delivered_is_null(tiny, tmp_path):
 
 def test_oracle_credits_and_planned_work_stay_out_before_as_of(tiny):
     """A credit note is negative; a fact after the as-of day is not in the performance."""
-    expected = expect(tiny, AS_OF)
+    expected = expect(tiny, TINY_AS_OF)
     february = expected.performance[("rep", "U1", "month", dt.date(2026, 2, 1))]
     assert february["revenue"] == Decimal("-40.00") and february["cost"] == Decimal("-12.00")
     assert ("rep", "U1", "month", dt.date(2026, 4, 1)) not in expected.performance
@@ -778,9 +794,9 @@ def test_oracle_credits_and_planned_work_stay_out_before_as_of(tiny):
 
 @pytest.fixture(scope="module")
 def shaped(tmp_path_factory):
-    """The demo at 2026-11-15 with every shape but the removal of a system, and its oracle."""
+    """The demo at the suite's day with every shape but the removal of a system, and its oracle."""
     landing = tmp_path_factory.mktemp("shaped")
-    as_of = dt.date(2026, 11, 15)
+    as_of = AS_OF
     generate(landing, seed=5, scale=SCALE, as_of=as_of)
     records = apply_shapes(landing, OTHER_SHAPES, seed=5, scale=SCALE, as_of=as_of)
     return landing, as_of, {record.shape: record for record in records}, expect(landing, as_of)
@@ -824,15 +840,17 @@ def test_shapes_do_what_they_say(shaped):
     )
     assert len(list((landing / "crm" / "Task").glob("*.csv"))) >= 4, records["drops"]
     assert any(p.stem.endswith("_redelivered") for p in landing.rglob("*.csv"))
-    for path in (landing / "crm" / "User").glob("*.csv"):
+    user_files = list((landing / "crm" / "User").glob("*.csv"))
+    assert user_files
+    for path in user_files:
         with path.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
-        assert all(row["HireDate__c"] == row["CreatedDate"] == "" for row in rows), path
+        assert rows and all(row["HireDate__c"] == row["CreatedDate"] == "" for row in rows), path
         assert len({row["Id"] for row in rows}) == len(rows), path
 
 
 def test_system_shapes_remove_a_system(tmp_path):
-    as_of = dt.date(2026, 3, 31)
+    as_of = AS_OF
     for shape, gone, sources in (("crm_only", "erp", "crm"), ("erp_only", "crm", "erp")):
         landing = tmp_path / shape
         generate(landing, seed=1, scale=SCALE, as_of=as_of)

@@ -13,7 +13,6 @@ values are the values the test wrote.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from ingestion.pipeline import make_pipeline
 from ingestion.quarantine import list_quarantine, quarantine_counts
 from ingestion.sources import ExtractFileError, crm_source, erp_source
 
-AS_OF = dt.date(2026, 11, 15)
 DROP = "20261115"
 SOURCES = {"crm": crm_source, "erp": erp_source}
 

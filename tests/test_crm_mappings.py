@@ -447,6 +447,26 @@ def test_french_excel_export(tmp_path):
         assert users_out[f"fr-user-{user['Identifiant']}"]["UserRoleId"] == team
 
 
+def test_a_record_spanning_lines_is_reported_on_the_line_it_starts(tmp_path):
+    """A quoted field with a line break (a multi-line deal title): the bad value of that record
+    is reported on the line the record starts on, where a reader of the file finds it."""
+    export = tmp_path / "french_excel"
+    shutil.copytree(FRENCH, export)
+    path = export / "affaires.csv"
+    lines = (
+        path.read_bytes().decode("cp1252").split("\r\n" if b"\r\n" in path.read_bytes() else "\n")
+    )
+    header = lines[0].split(";")
+    bad = lines[6].split(";")  # line 7: the ambiguous amount "1.234,5"
+    assert bad[header.index("Montant (€)")] == "1.234,5"
+    bad[header.index("Intitulé")] = '"Affaire sur\ndeux lignes"'
+    lines[6] = ";".join(bad)
+    path.write_bytes("\n".join(lines).encode("cp1252"))
+    result = convert(export / "mapping.yaml", export, tmp_path / "landing", DROP)
+    (quarantined,) = result.bad_rows
+    assert (quarantined.field, quarantined.line) == ("Montant (€)", 7)
+
+
 def test_an_export_in_another_encoding_than_declared_names_file_line_and_hint(tmp_path):
     mapping = tmp_path / "utf8.yaml"
     mapping.write_text(

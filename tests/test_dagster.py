@@ -71,7 +71,7 @@ def test_full_refresh_materializes_every_asset_and_passes_every_check(demo_pipel
 
 
 def _redeliver_one_record(landing_dir, system, obj, pick, changes, cursor_field) -> dict:
-    """A later drop (2026-11-15 12:00) re-delivering the first record `pick` accepts from the
+    """A later drop (the as-of day, 12:00) re-delivering the first record `pick` accepts from the
     object's first file, with `changes` applied and a newer cursor."""
     folder = landing_dir / system / obj
     source = sorted(folder.glob(f"{obj}_*.csv"))[0]
@@ -79,8 +79,8 @@ def _redeliver_one_record(landing_dir, system, obj, pick, changes, cursor_field)
         reader = csv.DictReader(handle)
         header = reader.fieldnames
         row = next(r for r in reader if pick(r))
-    row.update(changes, **{cursor_field: "2026-11-15T12:00:00.000Z"})
-    with open(folder / f"{obj}_20261115T1200.csv", "w", newline="", encoding="utf-8") as f:
+    row.update(changes, **{cursor_field: f"{AS_OF.isoformat()}T12:00:00.000Z"})
+    with open(folder / f"{obj}_{AS_OF:%Y%m%d}T1200.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=header)
         writer.writeheader()
         writer.writerow(row)
@@ -166,18 +166,14 @@ def test_quarantined_rows_show_in_the_run_metadata(copy_of_demo_data):
     validation warns, with the Data Docs report linked."""
     with pilotage_env(copy_of_demo_data) as settings:
         invoice_id = _add_an_invoice_dated_2099(settings.landing_dir)
-        folder = settings.landing_dir / "crm" / "Task"
-        source = sorted(folder.glob("Task_*.csv"))[0]
-        with open(source, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            header, row = reader.fieldnames, next(reader)
-        row["Id"] = "00TBADROW0000001"
-        row["TaskSubtype"] = "Carrier pigeon"
-        row["LastModifiedDate"] = "2026-11-15T12:00:00.000Z"
-        with open(folder / "Task_20261115T1200.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=header)
-            writer.writeheader()
-            writer.writerow(row)
+        _redeliver_one_record(
+            settings.landing_dir,
+            "crm",
+            "Task",
+            lambda r: True,
+            {"Id": "00TBADROW0000001", "TaskSubtype": "Carrier pigeon"},
+            "LastModifiedDate",
+        )
         result = run_full_refresh(settings)
         assert result.success, "a quarantined row and a suspicious date do not stop a refresh"
         invoices = AssetCheckKey(AssetKey(["erp", "invoices"]), "delivery_validation")

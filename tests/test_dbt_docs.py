@@ -4,7 +4,6 @@ Superset reads is in an exposure's depends_on."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 
@@ -12,9 +11,9 @@ import pytest
 import yaml
 
 from pilotage.settings import PROJECT_ROOT
+from tests.conftest import AS_OF
 from tests.pipeline_helpers import generate_and_load, run_dbt
 
-AS_OF = dt.date(2026, 11, 15)
 SUPERSET_ASSETS = PROJECT_ROOT / "superset" / "assets"
 MARTS_IN_SQL = re.compile(r"\bmarts\.\"?(\w+)", re.IGNORECASE)
 

@@ -12,7 +12,6 @@ the server it is skipped, except under CI=true where that is a failure.
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import math
 from decimal import Decimal
@@ -20,12 +19,11 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from .conftest import PG, postgres_connect, scratch_postgres_database, service_unavailable
+from .conftest import AS_OF, PG, postgres_connect, scratch_postgres_database, service_unavailable
 from .pipeline_helpers import build_demo_warehouse, run_dbt
 
 pytestmark = pytest.mark.slow
 
-AS_OF = dt.date(2026, 11, 15)
 PG_TYPES = {
     "VARCHAR": "text",
     "TIMESTAMP WITH TIME ZONE": "timestamptz",

@@ -21,6 +21,7 @@ from ingestion.sources import warehouse_type
 from pilotage.settings import DBT_PROJECT_DIR as DBT_DIR
 from pilotage.settings import PROJECT_ROOT
 
+from .conftest import AS_OF
 from .pipeline_helpers import run_dbt
 
 MART_MODELS = {
@@ -84,7 +85,7 @@ def empty_build(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("dbt_empty")
     warehouse = tmp / "warehouse.duckdb"
     create_empty_raw_tables(warehouse)
-    run_dbt(["build"], warehouse, dt.date(2026, 11, 15), tmp / "target")
+    run_dbt(["build"], warehouse, AS_OF, tmp / "target")
     return warehouse
 
 
@@ -215,7 +216,9 @@ def test_build_on_empty_raw_tables_uses_plain_schema_names(empty_build):
         first, last, days = con.execute(
             "select min(date_day), max(date_day), count(*) from marts.dim_date"
         ).fetchone()
-        assert (first, last, days) == (dt.date(2026, 11, 1), dt.date(2026, 12, 31), 61)
+        year_end = dt.date(AS_OF.year, 12, 31)
+        expected_days = (year_end - AS_OF.replace(day=1)).days + 1
+        assert (first, last, days) == (AS_OF.replace(day=1), year_end, expected_days)
         assert con.execute("select count(*) from marts.kpi_rep_month").fetchone() == (0,)
         # and no KPI can be computed, each with its reason
         unavailable = con.execute(

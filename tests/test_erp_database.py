@@ -34,9 +34,8 @@ from ingestion.erp_database import (
 from ingestion.extracts import ERP_EXTRACTS
 from ingestion.pipeline import make_pipeline
 from ingestion.sources import erp_source
-from tests.conftest import PG, scratch_postgres_database
+from tests.conftest import AS_OF, PG, scratch_postgres_database
 
-AS_OF = dt.date(2026, 11, 15)
 TABLES = [extract.table for extract in ERP_EXTRACTS]
 RESOURCES = [*TABLES, "quarantine"]  # both ERP sources write raw_erp.quarantine
 COLUMNS_SQL = """

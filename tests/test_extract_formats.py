@@ -26,8 +26,8 @@ from ingestion.formats import CONFIG_ENV, LandingConfig, LandingConfigError, loa
 from ingestion.pipeline import load
 from ingestion.sources import ExtractFileError
 from pilotage.settings import Settings
+from tests.conftest import AS_OF
 
-AS_OF = dt.date(2026, 11, 15)
 DROP = "20261115"
 FRENCH = "crm:\n  delimiter: ';'\n  decimal: ','\n  encoding: cp1252\n"
 # Bad values stop the load only under on_bad_row: fail (the default quarantines the row:

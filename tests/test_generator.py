@@ -20,11 +20,22 @@ import pytest
 
 from ingestion.demo.generator import generate
 from ingestion.extracts import ALL_EXTRACTS
+from tests.conftest import AS_OF
 
 from .oracle import activity_facts, current_rows, opportunity_facts, revenue_facts
 
-AS_OF = dt.date(2026, 11, 15)
-DROP = "20261115"
+
+def _months_back(day: dt.date, months: int) -> dt.date:
+    first = day.replace(day=1)
+    for _ in range(months):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    return first
+
+
+# the demo's year: the twelve months ending with the as-of month
+FIRST_MONTH = _months_back(AS_OF, 11).isoformat()
+LAST_MONTH = AS_OF.replace(day=1).isoformat()
+DROP = f"{AS_OF:%Y%m%d}"
 SCALE = 0.1
 
 
@@ -136,10 +147,10 @@ def test_reps_change_team_and_join_in_the_middle_of_a_month(demo):
     for history in movers.values():
         before, after = history
         assert before["UserRoleId"] != after["UserRoleId"]
-        assert before["HireDate__c"] < "2025-12-01" < after["LastModifiedDate"] < "2026-11-15"
+        assert before["HireDate__c"] < FIRST_MONTH < after["LastModifiedDate"] < AS_OF.isoformat()
         assert after["LastModifiedDate"][8:10] == "15"  # in the middle of the month
     hired_in_year = [
-        u for u in _latest(versions) if u["HireDate__c"] >= "2025-12-01"
+        u for u in _latest(versions) if u["HireDate__c"] >= FIRST_MONTH
     ]  # a new hire's first version is written on the hire day
     assert hired_in_year and all(u["HireDate__c"][8:10] != "01" for u in hired_in_year)
     assert all(u["CreatedDate"][:10] == u["HireDate__c"] for u in hired_in_year)
@@ -190,8 +201,8 @@ def test_amounts_and_costs(demo):
 
 def test_nothing_happens_after_as_of(demo):
     landing, _ = demo
-    end = dt.datetime(2026, 11, 15, 23, 59, 59, tzinfo=dt.UTC)
-    start = dt.date(2025, 12, 1)
+    end = dt.datetime.combine(AS_OF, dt.time(23, 59, 59), tzinfo=dt.UTC)
+    start = dt.date.fromisoformat(FIRST_MONTH)
 
     def ts(value: str) -> dt.datetime:
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -222,11 +233,11 @@ def test_targets_cover_every_rep_metric_and_month(demo):
     keys = Counter((t["OwnerId"], t["Metric__c"], t["Period_Start__c"]) for t in rep_targets)
     assert max(keys.values()) == 1
     months = sorted({t["Period_Start__c"] for t in rep_targets})
-    assert months[0] == "2025-12-01" and months[-1] == "2026-11-01" and len(months) == 12
+    assert months[0] == FIRST_MONTH and months[-1] == LAST_MONTH and len(months) == 12
     veterans = [
         u["Id"]
         for u in users
-        if u["Title"] == "Account Executive" and u["HireDate__c"] < "2025-12-01"
+        if u["Title"] == "Account Executive" and u["HireDate__c"] < FIRST_MONTH
     ]
     assert veterans
     for rep in veterans:

@@ -21,8 +21,8 @@ from ingestion.formats import CONFIG_ENV
 from ingestion.pipeline import load, make_pipeline
 from ingestion.sources import ExtractFileError, crm_source, erp_source
 from pilotage.settings import Settings
+from tests.conftest import AS_OF
 
-AS_OF = dt.date(2026, 11, 15)
 SCALE = 0.1
 
 

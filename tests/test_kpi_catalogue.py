@@ -13,7 +13,6 @@ tests/test_kpi_performance.py, tests/test_objectives.py.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import re
 import shutil
@@ -30,6 +29,7 @@ from pilotage import kpi_catalogue as kc
 from pilotage.settings import DBT_PROJECT_DIR as DBT_DIR
 from pilotage.settings import PROJECT_ROOT
 
+from .conftest import AS_OF
 from .pipeline_helpers import run_dbt
 
 MODELS_DIR = DBT_DIR / "models"
@@ -417,7 +417,7 @@ def test_compiled_marts_contain_the_catalogue_formulas(tmp_path):
     run_dbt(
         ["compile", "--select", *marts],
         tmp_path / "compile.duckdb",
-        dt.date(2026, 11, 15),
+        AS_OF,
         tmp_path / "target",
     )
     compiled = {

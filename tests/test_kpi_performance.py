@@ -650,16 +650,19 @@ def test_ratios_are_ratios_of_the_levels_sums(demo, performance):
 
 
 def test_month_to_date_is_compared_with_the_same_days_of_the_previous_month(demo, performance):
-    """The current month (1-15 November) against 1-15 October, for the company: by hand."""
-    october = {dt.date(2026, 10, day) for day in range(1, AS_OF.day + 1)}
+    """The current month to the as-of day against the same days of the previous month, for the
+    company: by hand."""
+    month = AS_OF.replace(day=1)
+    previous = (month - dt.timedelta(days=1)).replace(day=1)
+    previous_days = {previous.replace(day=day) for day in range(1, AS_OF.day + 1)}
     revenue = sum(
         demo.days.get((rep_id, day), {}).get("revenue", 0)
         for rep_id, day in demo.rep_days()
-        if day in october
+        if day in previous_days
     )
-    row = performance[("company", "company", "month", dt.date(2026, 11, 1))]
+    row = performance[("company", "company", "month", month)]
     assert row["revenue_prev_same_point"] == revenue
-    assert row["elapsed_days"] == 15 and row["is_current_period"]
+    assert row["elapsed_days"] == AS_OF.day and row["is_current_period"]
 
 
 def test_funnel(demo, funnel):

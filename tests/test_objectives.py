@@ -31,7 +31,7 @@ from .oracle import parse_day as _date
 from .oracle import parse_instant as _timestamp
 from .test_kpi_mart import _latest_rows
 
-YEAR = 2026
+YEAR = AS_OF.year  # the objectives are checked up to the end of the as-of year
 CENT = Decimal("0.01")
 METRICS = ("revenue", "gross_margin", "calls", "meetings", "new_opportunities")
 # the fact each target metric is measured on
@@ -302,10 +302,16 @@ def status_of(target, pace) -> str:
     return "off track" if pace <= 0.9 else "at risk"
 
 
-def periods_of_year() -> list[tuple[str, dt.date]]:
-    return [("month", dt.date(YEAR, m, 1)) for m in range(1, 13)] + [
-        ("quarter", dt.date(YEAR, m, 1)) for m in (1, 4, 7, 10)
-    ]
+def target_periods(demo: Demo) -> list[tuple[str, dt.date]]:
+    """Every month and quarter from the first target's period to the end of the as-of year."""
+    first = min(_date(v[0]["Period_Start__c"]) for v in demo.targets.values())
+    months = []
+    month = first.replace(day=1)
+    while month.year <= YEAR:
+        months.append(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    quarters = sorted({m.replace(month=(m.month - 1) // 3 * 3 + 1) for m in months})
+    return [("month", m) for m in months] + [("quarter", q) for q in quarters]
 
 
 def expected_objectives(demo: Demo) -> dict[tuple, dict]:
@@ -315,7 +321,7 @@ def expected_objectives(demo: Demo) -> dict[tuple, dict]:
         by_member_day[(level, member, team, metric, day)][grain] = share
     members = [("rep", r) for r in demo.reps] + [("team", t) for t in demo.teams]
     expected = {}
-    for grain, start in periods_of_year():
+    for grain, start in target_periods(demo):
         days = days_between(start, period_end(grain, start))
         for level, member in members:
             by_team = defaultdict(list)
@@ -494,7 +500,7 @@ def demo(demo_build) -> Demo:
 def objectives(demo_build) -> dict[tuple, dict]:
     rows = _rows(
         demo_build[1],
-        f"select * from marts.kpi_objectives where year(period_start) = {YEAR}",
+        f"select * from marts.kpi_objectives where year(period_start) <= {YEAR}",
     )
     return {
         (r["level"], r["member_id"], r["team_id"], r["metric"], r["period_grain"],

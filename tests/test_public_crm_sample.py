@@ -20,8 +20,9 @@ from ingestion.mapping import convert, load_mapping, resolve_mapping
 from tests.conftest import parse_dbt_project, pilotage_env, run_full_refresh
 
 EXPORT = Path(__file__).parent / "fixtures" / "crm_exports" / "maven_crm"
-AS_OF = dt.date(2017, 12, 31)  # the dataset ends in December 2017: the last day of a year
-DROP = AS_OF.strftime("%Y%m%d")
+# the dataset ends in December 2017: it is read as of the last day of that year
+DATASET_END = dt.date(2017, 12, 31)
+DROP = DATASET_END.strftime("%Y%m%d")
 pytestmark = pytest.mark.slow
 
 
@@ -43,7 +44,7 @@ def _deals() -> list[dict]:
             {
                 "created": dt.date.fromisoformat(row["engage_date"])
                 if row["engage_date"]
-                else AS_OF,
+                else DATASET_END,
                 "closed": dt.date.fromisoformat(row["close_date"]) if won or lost else None,
                 "won": won,
                 "amount": Decimal(row["close_value"]) if won else prices[row["product"]],
@@ -66,7 +67,7 @@ def published(tmp_path_factory) -> Path:
         load_mapping(resolve_mapping("maven_crm")), EXPORT, data_dir / "landing", DROP
     )
     assert conversion.counts["Opportunity"] == len(_rows("sales_pipeline.csv"))
-    with pilotage_env(data_dir, AS_OF, sources=("crm",)) as settings:
+    with pilotage_env(data_dir, DATASET_END, sources=("crm",)) as settings:
         parse_dbt_project()
         result = run_full_refresh(settings)
         assert result.success, "a CRM-only company's refresh must publish"
@@ -121,7 +122,7 @@ def test_won_deals_and_the_pipeline_from_the_current_state(published):
     )
     assert len(quarters) >= 5
     for period_end, count, amount in quarters:
-        assert (count, amount) == _open_on(deals, min(period_end, AS_OF)), period_end
+        assert (count, amount) == _open_on(deals, min(period_end, DATASET_END)), period_end
     assert any(count for _, count, _ in quarters), "a vacuous check: nothing ever open"
 
 

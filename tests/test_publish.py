@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import duckdb
 import pytest
 
 from pilotage.publish import PublishError, publish
-
-AS_OF = dt.date(2026, 11, 15)
+from tests.conftest import AS_OF
 
 
 def _warehouse(path, revenue: int) -> None:

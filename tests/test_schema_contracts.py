@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -36,8 +35,8 @@ from ingestion.sources import (
     variant_columns,
 )
 from pilotage.settings import Settings
+from tests.conftest import AS_OF
 
-AS_OF = dt.date(2026, 11, 15)
 DROP = "20261115"
 
 
