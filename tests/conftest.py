@@ -18,8 +18,8 @@ import pytest
 from pilotage.settings import Settings
 
 # The demo's fixed day: expected values are computed from the same extracts, so any day would do;
-# a fixed one keeps failures reproducible. tests/test_any_company.py sweeps other days (first
-# and last of months, quarters and years, holidays, weekends, 29 February, the real today).
+# a fixed one keeps failures reproducible. tests/warehouse/test_any_company.py sweeps other days
+# (first and last of months, quarters and years, holidays, weekends, 29 February, the real today).
 AS_OF = dt.date(2026, 11, 15)
 SEED = 42
 SCALE = 0.1

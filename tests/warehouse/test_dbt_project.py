@@ -20,9 +20,8 @@ from ingestion.extracts import ALL_EXTRACTS
 from ingestion.sources import warehouse_type
 from pilotage.settings import DBT_PROJECT_DIR as DBT_DIR
 from pilotage.settings import PROJECT_ROOT
-
-from .conftest import AS_OF
-from .pipeline_helpers import run_dbt
+from tests.conftest import AS_OF
+from tests.pipeline_helpers import run_dbt
 
 MART_MODELS = {
     "dim_date",

@@ -29,12 +29,11 @@ import yaml
 
 from ingestion.extracts import ALL_EXTRACTS
 from pilotage.settings import DBT_PROJECT_DIR
-
-from .conftest import AS_OF
-from .oracle import is_true as _true
-from .oracle import parse_day as _date
-from .oracle import parse_instant as _timestamp
-from .test_kpi_mart import _latest_rows
+from tests.conftest import AS_OF
+from tests.oracle import is_true as _true
+from tests.oracle import parse_day as _date
+from tests.oracle import parse_instant as _timestamp
+from tests.warehouse.test_kpi_mart import _latest_rows
 
 CENT = Decimal("0.01")
 UNASSIGNED = "(unassigned)"

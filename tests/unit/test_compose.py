@@ -12,7 +12,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SCHEMA_PATH = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|_KEY)$|_URI$")

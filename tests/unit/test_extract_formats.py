@@ -31,7 +31,7 @@ from tests.conftest import AS_OF
 DROP = "20261115"
 FRENCH = "crm:\n  delimiter: ';'\n  decimal: ','\n  encoding: cp1252\n"
 # Bad values stop the load only under on_bad_row: fail (the default quarantines the row:
-# tests/test_bad_input.py); the tests of error messages below set it.
+# tests/unit/test_bad_input.py); the tests of error messages below set it.
 STRICT = "crm:\n  on_bad_row: fail\nerp:\n  on_bad_row: fail\n"
 FRENCH_STRICT = FRENCH + "  on_bad_row: fail\n"
 

@@ -17,8 +17,9 @@ checked here:
   of a system;
 - instants survive both DST changes, and one the export cannot write unambiguously (the second
   pass of the repeated autumn hour) is refused, never shifted;
-- conservation from export to marts: a company built with it by ``tests/test_any_company.py``'s
-  machinery matches the oracle at every level, month and quarter, measure and fact.
+- conservation from export to marts: a company built with it by
+  ``tests/warehouse/test_any_company.py``'s machinery matches the oracle at every level, month
+  and quarter, measure and fact.
 """
 
 from __future__ import annotations
@@ -45,9 +46,14 @@ from ingestion.demo.shapes import (
 from ingestion.extracts import CRM_EXTRACTS, Extract
 from ingestion.sources import SOURCE_FILE_COLUMN, column_name, read_extract_file
 from tests.conftest import AS_OF
-
-from .oracle import Expected, expect
-from .test_any_company import SCALE, Case, assert_no_problems, build_company, company_problems
+from tests.oracle import Expected, expect
+from tests.warehouse.test_any_company import (
+    SCALE,
+    Case,
+    assert_no_problems,
+    build_company,
+    company_problems,
+)
 
 SHAPE = "foreign_export"
 SEED = 21

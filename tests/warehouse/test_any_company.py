@@ -41,9 +41,8 @@ from hypothesis import strategies as st
 from ingestion.demo.generator import generate
 from ingestion.demo.shapes import SHAPE_ORDER, ShapeRecord, apply_shapes, sources_for
 from ingestion.extracts import ALL_EXTRACTS
-
-from .conftest import AS_OF
-from .oracle import (
+from tests.conftest import AS_OF
+from tests.oracle import (
     ACTIVITY_TYPES,
     COMPANY,
     LEVELS,
@@ -56,7 +55,7 @@ from .oracle import (
     expect,
     zero_measures,
 )
-from .pipeline_helpers import load_landing, run_dbt
+from tests.pipeline_helpers import load_landing, run_dbt
 
 SCALE = 0.05  # six reps in two teams: the smallest demo
 BUILD = ["build", "--exclude-resource-type", "unit_test"]

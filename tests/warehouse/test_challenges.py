@@ -25,8 +25,7 @@ from click.testing import CliRunner
 
 from pilotage import challenges
 from pilotage.cli import main as cli_main
-
-from .conftest import AS_OF
+from tests.conftest import AS_OF
 
 VALID = textwrap.dedent(
     """

@@ -13,7 +13,7 @@ from ingestion.demo.generator import generate
 from ingestion.extracts import ALL_EXTRACTS
 from tests.conftest import AS_OF, SEED
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark_scale.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_scale.py"
 
 
 def _file_rows(landing: Path) -> dict[str, int]:

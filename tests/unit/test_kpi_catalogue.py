@@ -6,8 +6,9 @@ for each artefact it touches (so the drift test can fail); every KPI is a descri
 column of the mart of each of its grains (kpi_rep_month, kpi_rep_day, kpi_performance,
 kpi_funnel, kpi_objectives and the driver trees) and is computed through the catalogue's
 macros; the Superset formulas run on their datasets' columns and are ratios of sums. The values
-of the row formulas are checked independently by the marts' unit tests and tests/test_kpi_mart.py,
-tests/test_kpi_performance.py, tests/test_objectives.py.
+of the row formulas are checked independently by the marts' unit tests and
+tests/warehouse/test_kpi_mart.py, tests/warehouse/test_kpi_performance.py,
+tests/warehouse/test_objectives.py.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ import yaml
 from pilotage import kpi_catalogue as kc
 from pilotage.settings import DBT_PROJECT_DIR as DBT_DIR
 from pilotage.settings import PROJECT_ROOT
-
-from .conftest import AS_OF
-from .pipeline_helpers import run_dbt
+from tests.conftest import AS_OF
+from tests.pipeline_helpers import run_dbt
 
 MODELS_DIR = DBT_DIR / "models"
 MART_SQL = MODELS_DIR / "marts" / "kpi_rep_month.sql"

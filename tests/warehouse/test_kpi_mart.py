@@ -5,7 +5,7 @@ pipeline by a Dagster run. The expected values are computed independently from t
 with plain Python (csv + Decimal), following the KPI definitions of the brief and
 docs/data_quality.md: one row per person, team of the day and month (the days' facts summed,
 every fact attributed), and the rep's revenue objective of kpi_objectives for those days in that
-team (the objectives' own oracle, tests/test_objectives.py, on working days). Every row of
+team (the objectives' own oracle, tests/warehouse/test_objectives.py, on working days). Every row of
 kpi_rep_month is compared with them. Nothing here reads the dbt models' SQL or output to derive
 an expected value.
 """
@@ -22,10 +22,9 @@ import duckdb
 import pytest
 
 from ingestion.extracts import ALL_EXTRACTS, Extract
-
-from .conftest import AS_OF
-from .oracle import current_rows
-from .oracle import is_true as _true
+from tests.conftest import AS_OF
+from tests.oracle import current_rows
+from tests.oracle import is_true as _true
 
 CENT = Decimal("0.01")
 ACTIVITY_TYPES = ("call", "email", "meeting", "proposal", "quote", "contract")
@@ -52,8 +51,8 @@ def _latest_rows(extract: Extract, landing: Path) -> list[dict[str, str]]:
 
 def expected_kpis(landing: Path, as_of: dt.date) -> dict[tuple[dt.date, str, str], dict]:
     """kpi_rep_month computed from the extracts, keyed by (month_start, rep_id, team_id)."""
-    from .test_kpi_performance import UNASSIGNED, Demo
-    from .test_objectives import expected_objectives, read_demo
+    from tests.warehouse.test_kpi_performance import UNASSIGNED, Demo
+    from tests.warehouse.test_objectives import expected_objectives, read_demo
 
     demo = Demo(landing, as_of)
     users = {u["Id"]: u for u in _latest_rows(_extract("users"), landing)}

@@ -19,7 +19,7 @@ import pytest
 from ingestion.mapping import convert, load_mapping, resolve_mapping
 from tests.conftest import parse_dbt_project, pilotage_env, run_full_refresh
 
-EXPORT = Path(__file__).parent / "fixtures" / "crm_exports" / "maven_crm"
+EXPORT = Path(__file__).resolve().parents[1] / "fixtures" / "crm_exports" / "maven_crm"
 # the dataset ends in December 2017: it is read as of the last day of that year
 DATASET_END = dt.date(2017, 12, 31)
 DROP = DATASET_END.strftime("%Y%m%d")

@@ -250,7 +250,7 @@ def _break_field(source: Path, target: Path, line: int, column: str, value: str)
 
 
 def test_a_bad_decimal_names_the_file_line_and_column(tmp_path, landing, monkeypatch):
-    # under the default on_bad_row: quarantine the row is quarantined (tests/test_bad_input.py)
+    # under the default on_bad_row: quarantine the row is quarantined (tests/unit/test_bad_input.py)
     strict = tmp_path / "landing.yaml"
     strict.write_text("crm:\n  on_bad_row: fail\n", encoding="utf-8")
     monkeypatch.setenv(CONFIG_ENV, str(strict))

@@ -19,8 +19,14 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from .conftest import AS_OF, PG, postgres_connect, scratch_postgres_database, service_unavailable
-from .pipeline_helpers import build_demo_warehouse, run_dbt
+from tests.conftest import (
+    AS_OF,
+    PG,
+    postgres_connect,
+    scratch_postgres_database,
+    service_unavailable,
+)
+from tests.pipeline_helpers import build_demo_warehouse, run_dbt
 
 pytestmark = pytest.mark.slow
 

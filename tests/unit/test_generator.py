@@ -21,8 +21,7 @@ import pytest
 from ingestion.demo.generator import generate
 from ingestion.extracts import ALL_EXTRACTS
 from tests.conftest import AS_OF
-
-from .oracle import activity_facts, current_rows, opportunity_facts, revenue_facts
+from tests.oracle import activity_facts, current_rows, opportunity_facts, revenue_facts
 
 
 def _months_back(day: dt.date, months: int) -> dt.date:

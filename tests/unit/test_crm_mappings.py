@@ -32,9 +32,9 @@ from ingestion.mapping import (
 )
 from pilotage.kpi_catalogue import data_requirements, kpi_requirements
 
-FIXTURES = Path(__file__).parent / "fixtures" / "crm_exports"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm_exports"
 FRENCH = FIXTURES / "french_excel"
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "crm_mappings.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "crm_mappings.md"
 DROP = "20260215"
 NBSP = "\u00a0"
 
