@@ -1,0 +1,1 @@
+"""End-to-end layer: Dagster jobs, full pipeline runs, a real Superset, PostgreSQL, compose."""

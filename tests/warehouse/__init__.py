@@ -1,0 +1,1 @@
+"""Warehouse layer: reads the session-built demo warehouse or runs dbt on DuckDB."""
