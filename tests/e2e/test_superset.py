@@ -254,36 +254,7 @@ def _asset_chart_names() -> set[str]:
 
 
 # Checks without a running server first (the module's server starts with the first test
-# that needs it).
-
-
-def test_demo_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
-    settings = dataclasses.replace(load_settings(), data_dir=tmp_path)
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("SUPERSET_HOME", "PILOTAGE_ENV", *superset_admin.SECRET_VARS):
-            mp.delenv(name, raising=False)
-        superset_admin.ensure_demo_secrets(settings)
-        path = tmp_path / "superset_home" / ".demo-secrets.env"
-        assert path.stat().st_mode & 0o777 == 0o600
-        first = superset_admin.superset_env(settings)
-        assert len(first["SUPERSET_SECRET_KEY"]) >= 32
-        superset_admin.ensure_demo_secrets(settings)
-        assert (
-            superset_admin.superset_env(settings)["SUPERSET_SECRET_KEY"]
-            == (first["SUPERSET_SECRET_KEY"])
-        )
-        assert superset_admin.admin_credentials(settings) == (
-            "admin",
-            first["SUPERSET_ADMIN_PASSWORD"],
-        )
-        mp.setenv("SUPERSET_ADMIN_PASSWORD", "from-the-environment")  # real env vars win
-        assert superset_admin.admin_credentials(settings)[1] == "from-the-environment"
-        mp.setenv("PILOTAGE_ENV", "production")  # never demo secrets in production
-        mp.delenv("SUPERSET_ADMIN_PASSWORD")
-        assert "SUPERSET_SECRET_KEY" not in superset_admin.superset_env(settings)
-        other = dataclasses.replace(settings, data_dir=tmp_path / "prod")
-        superset_admin.ensure_demo_secrets(other)
-        assert not (tmp_path / "prod").exists()
+# that needs it). The asset tree and the demo secrets: tests/unit/test_superset_assets.py.
 
 
 def _superset_python(
@@ -369,48 +340,6 @@ with app.app_context():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"RedisCache {redis_url}" in done.stdout
-
-
-def test_assets_are_consistent() -> None:
-    """The YAML tree alone: unique UUIDs, every chart saved with a query context that uses the
-    dataset's metrics, every chart on the dashboard, no instance-specific database path."""
-    load = lambda path: yaml.safe_load(path.read_text())  # noqa: E731
-    database = load(ASSETS / "databases" / "pilotage_serving.yaml")
-    assert database["sqlalchemy_uri"] == "duckdb:///${PILOTAGE_SERVING_PATH}"
-    assert database["extra"]["engine_params"]["connect_args"] == {
-        "read_only": True,
-        "config": {
-            "enable_external_access": False,
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "lock_configuration": True,
-        },
-    }
-    assert not database["allow_dml"] and not database["allow_file_upload"]
-    datasets = {
-        d["uuid"]: d for d in map(load, (ASSETS / "datasets" / "pilotage_serving").glob("*.yaml"))
-    }
-    charts = [load(path) for path in (ASSETS / "charts").glob("*.yaml")]
-    dashboard = load(ASSETS / "dashboards" / "sales_performance.yaml")
-    uuids = [database["uuid"], *datasets, *(c["uuid"] for c in charts), dashboard["uuid"]]
-    assert len(uuids) == len(set(uuids))
-    for chart in charts:
-        dataset = datasets[chart["dataset_uuid"]]
-        metrics = {m["metric_name"] for m in dataset["metrics"]}
-        context = json.loads(chart["query_context"])
-        for query in context["queries"]:
-            assert set(query["metrics"]) <= metrics, chart["slice_name"]
-    on_dashboard = {
-        node["meta"]["uuid"]
-        for node in dashboard["position"].values()
-        if isinstance(node, dict) and node.get("type") == "CHART"
-    }
-    assert on_dashboard == {c["uuid"] for c in charts}
-    assert dashboard["slug"] == "sales-performance"
-    assert (
-        dashboard["metadata"]["color_scheme"]
-        == yaml.safe_load((SUPERSET_DIR / "branding.yaml").read_text())["color_scheme_id"]
-    )
 
 
 def _pg(url: str, sql: str) -> str:
