@@ -5,12 +5,8 @@ source as (
     where {{ is_source_system('crm') }}
 ),
 
-ranked_versions as (
-    -- raw keeps every version of a record: the latest is its current state
-    select
-        *,
-        row_number() over (partition by id order by last_modified_date desc) as version_rank
-    from source
+latest_versions as (
+    {{ latest_version('source', 'id', 'last_modified_date') }}
 ),
 
 renamed as (
@@ -28,8 +24,7 @@ renamed as (
 
         ---------- lineage
         _source_file as source_file
-    from ranked_versions
-    where version_rank = 1
+    from latest_versions
 )
 
 select * from renamed

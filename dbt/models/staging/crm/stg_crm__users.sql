@@ -5,11 +5,8 @@ versions as (
     select * from {{ ref('stg_crm__user_versions') }}
 ),
 
-ranked_versions as (
-    select
-        *,
-        row_number() over (partition by user_id order by last_modified_at desc) as version_rank
-    from versions
+latest_versions as (
+    {{ latest_version('versions', 'user_id', 'last_modified_at') }}
 ),
 
 latest as (
@@ -26,8 +23,7 @@ latest as (
         created_at,
         last_modified_at,
         source_file
-    from ranked_versions
-    where version_rank = 1
+    from latest_versions
 )
 
 select * from latest

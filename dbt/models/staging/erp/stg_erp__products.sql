@@ -5,12 +5,8 @@ source as (
     where {{ is_source_system('erp') }}
 ),
 
-ranked_versions as (
-    -- raw keeps every version of a record: the latest is its current state
-    select
-        *,
-        row_number() over (partition by product_id order by updated_at desc) as version_rank
-    from source
+latest_versions as (
+    {{ latest_version('source', 'product_id', 'updated_at') }}
 ),
 
 renamed as (
@@ -33,8 +29,7 @@ renamed as (
 
         ---------- lineage
         _source_file as source_file
-    from ranked_versions
-    where version_rank = 1
+    from latest_versions
 )
 
 select * from renamed
