@@ -7,7 +7,7 @@ from dagster import AssetKey, Definitions
 from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
-from dagster_project.ingestion import build_dlt_assets
+from dagster_project.dlt_load import build_dlt_assets
 from dagster_project.jobs import full_refresh_job
 from dagster_project.publish import build_publish_asset
 from dagster_project.quality import build_delivery_checks

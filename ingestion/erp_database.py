@@ -36,18 +36,17 @@ import sqlalchemy as sa
 from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 from dlt.sources.sql_database import sql_database
 
-from ingestion.extracts import ERP_EXTRACTS, Extract
-from ingestion.sources import (
+from ingestion.contracts import (
     LOAD_ID_COLUMN,
     SOURCE_FILE_COLUMN,
     check_raw_table,
     column_name,
     current_pipeline,
-    empty_quarantine_resource,
-    erp_source,
     raw_column_types,
     version_key,
 )
+from ingestion.extracts import ERP_EXTRACTS, Extract
+from ingestion.landing_files import empty_quarantine_resource, erp_source
 
 DATABASE_URL_ENV = "PILOTAGE_ERP_DATABASE_URL"
 DATABASE_SCHEMA_ENV = "PILOTAGE_ERP_DATABASE_SCHEMA"

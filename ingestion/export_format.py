@@ -10,7 +10,6 @@ never read another way.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -19,7 +18,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ingestion.formats import csv_records, describe_delimiter, sniff_delimiter
+from ingestion.formats import (
+    DECIMAL_MARKS,
+    codec_name,
+    csv_records,
+    describe_delimiter,
+    number_pattern,
+    sniff_delimiter,
+)
 
 
 class MappingError(ValueError):
@@ -32,7 +38,6 @@ class ExportError(ValueError):
 
 SPECIAL_FORMATS = ("epoch_ms", "epoch_s", "iso", "hh_mm")
 DELIMITERS = {",": ",", ";": ";", "|": "|", "\t": "\t", "\\t": "\t", "tab": "\t"}
-DECIMAL_MARKS = (".", ",")
 # Thousands separators by name: the spaces are invisible in YAML, so they have names too.
 THOUSANDS = {
     "none": "",
@@ -91,9 +96,7 @@ class ExportFormat:
     _number: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        separators = "".join(re.escape(s) for s in self.thousands)
-        whole = rf"(?:\d{{1,3}}(?:[{separators}]\d{{3}})+|\d+)" if separators else r"\d+"
-        pattern = rf"[+-]?{whole}(?:{re.escape(self.decimal)}\d+)?"
+        pattern = number_pattern(self.decimal, self.thousands)
         object.__setattr__(self, "_number", re.compile(pattern))
 
     def number(self, text: str) -> Decimal:
@@ -123,10 +126,9 @@ def _fail(where: str, message: str) -> MappingError:
 
 def _encoding(value: Any, where: str) -> str:
     try:
-        name = codecs.lookup(str(value).replace("_", "-")).name
+        return codec_name(value)
     except LookupError:
         raise _fail(where, f"unknown encoding {value!r} (utf-8, cp1252, latin-1, ...)") from None
-    return "utf-8" if name in ("utf-8", "utf-8-sig") else name
 
 
 def _thousands(value: Any, where: str) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import csv
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,6 +40,9 @@ FORMATS = ("auto", "csv", "jsonl", "parquet")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 DELIMITERS = (",", ";", "\t", "|")
 DECIMAL_MARKS = (".", ",")
+# The thousands separators of a decimal-comma locale: space, no-break space (Excel, French) and
+# narrow no-break space (recent French locales).
+SPACE_SEPARATORS = (" ", "\u00a0", "\u202f")
 BAD_ROW_POLICIES = ("quarantine", "fail")
 _SETTINGS = ("format", "delimiter", "decimal", "encoding", "on_bad_row")
 
@@ -75,6 +79,23 @@ class LandingFormat:
 
 
 DEFAULT_FORMAT = LandingFormat()
+
+
+def codec_name(encoding: str) -> str:
+    """The normalised Python codec name of a declared encoding (``UTF_8`` -> ``utf-8``, ``cp1252``;
+    ``utf-8-sig`` is ``utf-8``: a BOM is always skipped). Raises LookupError when unknown."""
+    name = codecs.lookup(str(encoding).replace("_", "-")).name
+    return "utf-8" if name in ("utf-8", "utf-8-sig") else name
+
+
+def number_pattern(decimal: str, thousands: Iterable[str] = ()) -> str:
+    """The grammar of a number written with ``decimal`` as decimal mark and ``thousands`` as
+    thousands separators (``1 234,56``; groups of three digits only), as a regular expression
+    that Python's ``re`` and pyarrow's RE2 both read. The one definition used by the landing
+    readers (``decimal: ","``) and the CRM exports (``ingestion.export_format``)."""
+    separators = "".join(re.escape(s) for s in thousands)
+    whole = rf"(?:\d{{1,3}}(?:[{separators}]\d{{3}})+|\d+)" if separators else r"\d+"
+    return rf"[+-]?{whole}(?:{re.escape(decimal)}\d+)?"
 
 
 def _where(source: str, system: str, obj: str | None) -> str:
@@ -118,10 +139,9 @@ def _settings(raw: object, source: str, system: str, obj: str | None) -> dict[st
             raise LandingConfigError(f"{where}: decimal {value!r} is not '.' or ','")
         if key == "encoding":
             try:
-                value = codecs.lookup(value.replace("_", "-")).name
+                value = codec_name(value)
             except LookupError:
                 raise LandingConfigError(f"{where}: unknown encoding {value!r}") from None
-            value = "utf-8" if value in ("utf-8", "utf-8-sig") else value
         settings[key] = value
     return settings
 

@@ -10,8 +10,10 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from ingestion.contracts import check_no_variant_columns
 from ingestion.erp_database import erp_source_from_env
-from ingestion.sources import SOURCES, ExtractFileError, check_no_variant_columns
+from ingestion.formats import ExtractFileError
+from ingestion.landing_files import SOURCES
 
 if TYPE_CHECKING:
     from pilotage.settings import Settings

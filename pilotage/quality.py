@@ -25,8 +25,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ingestion.contracts import LOAD_ID_COLUMN, column_name
 from ingestion.extracts import Extract, extracts_of
-from ingestion.sources import LOAD_ID_COLUMN, column_name
 
 log = logging.getLogger(__name__)
 

@@ -127,8 +127,8 @@ def step_duckdb_read_csv(run_dir: Path) -> dict:
     what loading costs with no checks, no merge and no dlt."""
     import duckdb
 
+    from ingestion.contracts import warehouse_type
     from ingestion.extracts import ALL_EXTRACTS
-    from ingestion.sources import warehouse_type
 
     warehouse = run_dir / "duckdb" / "warehouse.duckdb"
     shutil.rmtree(warehouse.parent, ignore_errors=True)

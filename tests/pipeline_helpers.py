@@ -26,8 +26,8 @@ def generate_and_load(tmp_dir: Path, seed: int, scale: float, as_of: dt.date) ->
 def load_landing(tmp_dir: Path, landing: Path) -> Path:
     """Load the extract files under ``landing`` with the dlt pipelines (state in
     ``tmp_dir/dlt``) into ``tmp_dir/warehouse.duckdb``; returns the warehouse path."""
+    from ingestion.landing_files import crm_source, erp_source
     from ingestion.pipeline import make_pipeline
-    from ingestion.sources import crm_source, erp_source
 
     warehouse = Path(tmp_dir) / "warehouse.duckdb"
     for system, source_fn in (("crm", crm_source), ("erp", erp_source)):

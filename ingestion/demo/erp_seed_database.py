@@ -24,8 +24,9 @@ from pathlib import Path
 import pyarrow as pa
 import sqlalchemy as sa
 
+from ingestion.contracts import column_name
 from ingestion.extracts import ERP_EXTRACTS, Extract
-from ingestion.sources import column_name, read_extract_file
+from ingestion.landing_files.readers import read_extract_file
 
 
 def sql_type(data_type: pa.DataType) -> sa.types.TypeEngine:

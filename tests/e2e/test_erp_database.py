@@ -1,10 +1,10 @@
 """The ERP from a live SQL database (``ingestion.erp_database``) lands exactly as the ERP files do.
 
 The demo ERP extracts (seed 42, scale 0.1) are written into a SQL database by
-``ingestion.demo.erp_database.populate_erp_database`` and loaded by the dlt ``sql_database`` source
-into a scratch DuckDB warehouse: the row counts are those of the extract files, the raw_erp columns
-and types those of a file-based load of the same extracts (and so are the rows); a rerun loads
-nothing, and an updated invoice line (later ``updated_at``) lands as a new version beside the
+``ingestion.demo.erp_seed_database.populate_erp_database`` and loaded by the dlt ``sql_database``
+source into a scratch DuckDB warehouse: the row counts are those of the extract files, the raw_erp
+columns and types those of a file-based load of the same extracts (and so are the rows); a rerun
+loads nothing, and an updated invoice line (later ``updated_at``) lands as a new version beside the
 old one (raw keeps every version; dbt staging reads the latest).
 
 Runs on SQLite (the embedded default) and on the real PostgreSQL at PILOTAGE_PG_HOST (default
@@ -23,7 +23,7 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from ingestion.demo.erp_database import erp_metadata, populate_erp_database
+from ingestion.demo.erp_seed_database import erp_metadata, populate_erp_database
 from ingestion.demo.generator import generate
 from ingestion.erp_database import (
     DATABASE_URL_ENV,
@@ -32,8 +32,8 @@ from ingestion.erp_database import (
     erp_source_from_env,
 )
 from ingestion.extracts import ERP_EXTRACTS
+from ingestion.landing_files import erp_source
 from ingestion.pipeline import make_pipeline
-from ingestion.sources import erp_source
 from tests.conftest import AS_OF, PG, scratch_postgres_database
 
 TABLES = [extract.table for extract in ERP_EXTRACTS]

@@ -20,9 +20,9 @@ import duckdb
 import pytest
 
 from ingestion.formats import CONFIG_ENV, LandingConfig, LandingConfigError, load_landing_config
+from ingestion.landing_files import ExtractFileError, crm_source, erp_source
 from ingestion.pipeline import make_pipeline
 from ingestion.quarantine import list_quarantine, quarantine_counts
-from ingestion.sources import ExtractFileError, crm_source, erp_source
 
 DROP = "20261115"
 SOURCES = {"crm": crm_source, "erp": erp_source}

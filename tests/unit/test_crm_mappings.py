@@ -53,8 +53,8 @@ def read_landing(landing: Path, obj: str) -> list[dict[str, str]]:
 def load_landing(landing: Path, tmp: Path) -> duckdb.DuckDBPyConnection:
     """Load a landing folder with the real CRM pipeline; the warehouse, read-only."""
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    from ingestion.landing_files import crm_source
     from ingestion.pipeline import make_pipeline
-    from ingestion.sources import crm_source
 
     warehouse = tmp / "warehouse.duckdb"
     pipeline = make_pipeline("crm", warehouse, tmp / "dlt")

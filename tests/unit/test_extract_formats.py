@@ -22,9 +22,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.extracts import extracts_of
-from ingestion.formats import CONFIG_ENV, LandingConfig, LandingConfigError, load_landing_config
+from ingestion.formats import (
+    CONFIG_ENV,
+    ExtractFileError,
+    LandingConfig,
+    LandingConfigError,
+    load_landing_config,
+)
 from ingestion.pipeline import load
-from ingestion.sources import ExtractFileError
 from pilotage.settings import Settings
 from tests.conftest import AS_OF
 

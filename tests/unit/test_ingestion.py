@@ -18,8 +18,8 @@ import pytest
 from ingestion.demo.generator import generate
 from ingestion.extracts import ALL_EXTRACTS
 from ingestion.formats import CONFIG_ENV
+from ingestion.landing_files import ExtractFileError, crm_source, erp_source
 from ingestion.pipeline import load, make_pipeline
-from ingestion.sources import ExtractFileError, crm_source, erp_source
 from pilotage.settings import Settings
 from tests.conftest import AS_OF
 

@@ -21,19 +21,18 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-import ingestion.sources as sources
-from ingestion.demo.erp_database import populate_erp_database
+import ingestion.landing_files as landing_files
+from ingestion.contracts import (
+    SchemaContractError,
+    check_no_variant_columns,
+    variant_columns,
+)
+from ingestion.demo.erp_seed_database import populate_erp_database
 from ingestion.erp_database import erp_database_source
 from ingestion.extracts import ALL_EXTRACTS, MONEY, QTY, extracts_of
 from ingestion.formats import CONFIG_ENV
+from ingestion.landing_files import ExtractFileError, crm_source
 from ingestion.pipeline import load, make_pipeline
-from ingestion.sources import (
-    ExtractFileError,
-    SchemaContractError,
-    check_no_variant_columns,
-    crm_source,
-    variant_columns,
-)
 from pilotage.settings import Settings
 from tests.conftest import AS_OF
 
@@ -95,7 +94,7 @@ def _redeclare(monkeypatch, obj: str, **types: pa.DataType) -> None:
         dataclasses.replace(e, columns={**e.columns, **types}) if e.object_name == obj else e
         for e in extracts_of("crm")
     )
-    monkeypatch.setattr(sources, "extracts_of", lambda system: changed)
+    monkeypatch.setattr(landing_files, "extracts_of", lambda system: changed)
 
 
 def test_columns_are_classified_from_the_declarations():

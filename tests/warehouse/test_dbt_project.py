@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.contracts import warehouse_type
 from ingestion.extracts import ALL_EXTRACTS
-from ingestion.sources import warehouse_type
 from pilotage.settings import DBT_PROJECT_DIR as DBT_DIR
 from pilotage.settings import PROJECT_ROOT
 from tests.conftest import AS_OF
@@ -26,6 +26,7 @@ from tests.pipeline_helpers import run_dbt
 MART_MODELS = {
     "dim_date",
     "dim_team",
+    "dim_region",
     "dim_rep",
     "dim_customer",
     "dim_product",

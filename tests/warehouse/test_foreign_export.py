@@ -11,10 +11,10 @@ checked here:
   stages and types, exact duplicate rows, a total line);
 - the round trip is lossless: each delivery's converted file holds the records its canonical
   file held, per primary key and cursor, every declared column equal as typed by
-  ``ingestion.sources.read_extract_file``; the other files are untouched; the conversion counted
-  what the export holds (a row per record version, the duplicates collapsed, the total line
-  skipped, nothing quarantined). On the demo alone and after every other shape but the removal
-  of a system;
+  ``ingestion.landing_files.readers.read_extract_file``; the other files are untouched; the
+  conversion counted what the export holds (a row per record version, the duplicates collapsed,
+  the total line skipped, nothing quarantined). On the demo alone and after every other shape but
+  the removal of a system;
 - instants survive both DST changes, and one the export cannot write unambiguously (the second
   pass of the repeated autumn hour) is refused, never shifted;
 - conservation from export to marts: a company built with it by
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.contracts import SOURCE_FILE_COLUMN, column_name
 from ingestion.demo.generator import generate
 from ingestion.demo.shapes import (
     EXTRACTS,
@@ -44,7 +45,7 @@ from ingestion.demo.shapes import (
     foreign_export_dir,
 )
 from ingestion.extracts import CRM_EXTRACTS, Extract
-from ingestion.sources import SOURCE_FILE_COLUMN, column_name, read_extract_file
+from ingestion.landing_files.readers import read_extract_file
 from tests.conftest import AS_OF
 from tests.oracle import Expected, expect
 from tests.warehouse.test_any_company import (
