@@ -37,12 +37,7 @@ teams as (
 ),
 
 regions as (
-    select
-        region_id,
-        min(region_name) as region_name
-    from teams
-    where region_id is not null
-    group by region_id
+    select * from {{ ref('dim_region') }}
 ),
 
 history as (
