@@ -27,7 +27,6 @@ MART_MODELS = {
     "dim_date",
     "dim_team",
     "dim_region",
-    "dim_region",
     "dim_rep",
     "dim_customer",
     "dim_product",
