@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.formats import CONFIG_ENV, LandingConfig, LandingConfigError, load_landing_config
+from ingestion.formats import CONFIG_ENV
 from ingestion.landing_files import ExtractFileError, crm_source, erp_source
 from ingestion.pipeline import make_pipeline
 from ingestion.quarantine import list_quarantine, quarantine_counts
@@ -345,22 +345,3 @@ def test_a_delimiter_mismatch_stops_the_load(tmp_path, demo):
         writer.writerows(rows)
     message = _error(tmp_path, "erp")
     assert f"{path} line 1: the file looks ';'-delimited but erp.products is declared" in message
-
-
-def test_on_bad_row_is_a_checked_setting_per_system_or_object():
-    config = LandingConfig.parse(
-        {"crm": {"on_bad_row": "fail", "objects": {"Task": {"on_bad_row": "quarantine"}}}}
-    )
-    assert config.format_of("crm", "Opportunity").on_bad_row == "fail"
-    assert config.format_of("crm", "Task").on_bad_row == "quarantine"
-    assert config.format_of("erp", "invoices").on_bad_row == "quarantine"  # the default
-    assert load_landing_config().format_of("crm", "Task").on_bad_row == "quarantine"
-    with pytest.raises(LandingConfigError, match="on_bad_row 'skip' is not one of"):
-        LandingConfig.parse({"erp": {"on_bad_row": "skip"}})
-
-
-def test_listing_a_warehouse_without_quarantine(tmp_path):
-    assert list_quarantine(tmp_path / "nowhere.duckdb") == []
-    duckdb.connect(str(tmp_path / "empty.duckdb")).close()
-    assert list_quarantine(tmp_path / "empty.duckdb", "crm") == []
-    assert quarantine_counts(tmp_path / "empty.duckdb", "erp") == {}

@@ -25,9 +25,6 @@ from ingestion.extracts import extracts_of
 from ingestion.formats import (
     CONFIG_ENV,
     ExtractFileError,
-    LandingConfig,
-    LandingConfigError,
-    load_landing_config,
 )
 from ingestion.pipeline import load
 from pilotage.settings import Settings
@@ -396,46 +393,6 @@ def test_a_declared_format_refuses_other_files(tmp_path, demo, monkeypatch):
 
 # ---------------------------------------------------------------------------------------------
 # The configuration itself.
-
-
-def test_defaults_are_utf8_comma_csv_with_point_decimals():
-    committed = load_landing_config()
-    for system in ("crm", "erp"):
-        fmt = committed.format_of(system, "anything")
-        assert (fmt.format, fmt.delimiter, fmt.decimal, fmt.encoding) == ("auto", ",", ".", "utf-8")
-
-
-def test_per_object_settings_override_the_system():
-    config = LandingConfig.parse(
-        {"crm": {"delimiter": ";", "decimal": ",", "encoding": "Windows-1252",
-                 "objects": {"Task": {"delimiter": "\\t"}}}}
-    )  # fmt: skip
-    task, user = config.format_of("crm", "Task"), config.format_of("crm", "User")
-    assert (task.delimiter, task.decimal, task.encoding) == ("\t", ",", "cp1252")
-    assert (user.delimiter, user.encoding) == (";", "cp1252")
-    assert config.format_of("erp", "customers").delimiter == ","
-
-
-@pytest.mark.parametrize(
-    ("raw", "error"),
-    [
-        ({"crm": {"delimeter": ";"}}, "unknown setting"),
-        ({"crn": {}}, "unknown system"),
-        ({"crm": {"encoding": "klingon"}}, "unknown encoding"),
-        ({"crm": {"decimal": ","}}, "both ','"),
-        ({"crm": {"objects": {"Tasks": {}}}}, "no object 'Tasks'"),
-        ({"erp": {"format": "xlsx"}}, "format 'xlsx'"),
-    ],
-)
-def test_a_bad_configuration_is_an_error(raw, error):
-    with pytest.raises(LandingConfigError, match=error):
-        LandingConfig.parse(raw)
-
-
-def test_a_missing_configuration_file_is_an_error(tmp_path, monkeypatch):
-    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "nowhere.yaml"))
-    with pytest.raises(LandingConfigError, match="does not exist"):
-        load_landing_config()
 
 
 def test_only_the_objects_written_are_loaded(tmp_path, demo):

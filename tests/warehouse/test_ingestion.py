@@ -18,7 +18,7 @@ import pytest
 from ingestion.demo.generator import generate
 from ingestion.extracts import ALL_EXTRACTS
 from ingestion.formats import CONFIG_ENV
-from ingestion.landing_files import ExtractFileError, crm_source, erp_source
+from ingestion.landing_files import ExtractFileError, erp_source
 from ingestion.pipeline import load, make_pipeline
 from pilotage.settings import Settings
 from tests.conftest import AS_OF
@@ -282,14 +282,3 @@ def test_a_missing_column_names_the_file_and_column(tmp_path, landing):
         pipeline.run(erp_source(folder))
     message = str(raised.value)
     assert str(bad) in message and "net_amount" in message
-
-
-def test_sources_read_nothing_until_extracted(tmp_path):
-    missing = tmp_path / "nowhere"
-    crm, erp = crm_source(missing), erp_source(missing)
-    # one resource per extract, and the system's quarantine table (ingestion/quarantine.py)
-    crm_tables = [e.table for e in ALL_EXTRACTS if e.system == "crm"] + ["quarantine"]
-    erp_tables = [e.table for e in ALL_EXTRACTS if e.system == "erp"] + ["quarantine"]
-    assert sorted(crm.resources) == sorted(crm_tables)
-    assert sorted(erp.resources) == sorted(erp_tables)
-    assert not missing.exists()

@@ -29,7 +29,7 @@ from ingestion.contracts import (
 )
 from ingestion.demo.erp_seed_database import populate_erp_database
 from ingestion.erp_database import erp_database_source
-from ingestion.extracts import ALL_EXTRACTS, MONEY, QTY, extracts_of
+from ingestion.extracts import extracts_of
 from ingestion.formats import CONFIG_ENV
 from ingestion.landing_files import ExtractFileError, crm_source
 from ingestion.pipeline import load, make_pipeline
@@ -95,33 +95,6 @@ def _redeclare(monkeypatch, obj: str, **types: pa.DataType) -> None:
         for e in extracts_of("crm")
     )
     monkeypatch.setattr(landing_files, "extracts_of", lambda system: changed)
-
-
-def test_columns_are_classified_from_the_declarations():
-    opportunity = next(e for e in ALL_EXTRACTS if e.object_name == "Opportunity")
-    assert opportunity.key_columns == ("Id", "AccountId", "OwnerId", "LastModifiedDate")
-    assert opportunity.money_columns == ("Amount",)
-    assert opportunity.frozen_columns == (
-        "Id",
-        "AccountId",
-        "OwnerId",
-        "Amount",
-        "LastModifiedDate",
-    )
-    assert "Probability" in opportunity.descriptive_columns
-    assert opportunity.column_class("StageName") == "descriptive"
-    assert opportunity.column_class("Extra__c") == "descriptive"
-    lines = next(e for e in ALL_EXTRACTS if e.table == "invoice_lines")
-    assert lines.money_columns == ("quantity", "unit_price", "net_amount", "unit_cost")
-    contract = next(e for e in ALL_EXTRACTS if e.object_name == "Contract")
-    assert "Opportunity__c" in contract.key_columns  # a lookup: declared as a reference
-    for extract in ALL_EXTRACTS:
-        frozen = set(extract.frozen_columns)
-        assert {extract.primary_key, extract.cursor} <= frozen
-        assert {n for n, t in extract.columns.items() if t in (MONEY, QTY)} <= frozen
-        assert {n for n in extract.columns if n.endswith(("Id", "_id"))} <= frozen
-        assert frozen.isdisjoint(extract.descriptive_columns)
-        assert frozen | set(extract.descriptive_columns) == set(extract.columns)
 
 
 def test_a_money_column_type_change_stops_the_load(tmp_path, demo, monkeypatch):
