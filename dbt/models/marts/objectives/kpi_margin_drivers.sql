@@ -29,12 +29,7 @@ paired as (
         / cast(revenue.prorated_target_to_date as {{ type_double() }}) as target_margin_rate
     from objectives as revenue
     inner join objectives as margin
-        on
-            revenue.level = margin.level
-            and revenue.member_id = margin.member_id
-            and revenue.team_id = margin.team_id
-            and revenue.period_grain = margin.period_grain
-            and revenue.period_start = margin.period_start
+        on {{ same_member_period('revenue', 'margin') }}
     where revenue.metric = 'revenue' and margin.metric = 'gross_margin'
 ),
 

@@ -131,12 +131,8 @@ joined as (
     from actuals
     left join target_periods
         on
-            actuals.level = target_periods.level
-            and actuals.member_id = target_periods.member_id
-            and actuals.team_id = target_periods.team_id
+            {{ same_member_period('actuals', 'target_periods') }}
             and actuals.metric = target_periods.metric
-            and actuals.period_grain = target_periods.period_grain
-            and actuals.period_start = target_periods.period_start
     left join pipeline
         on
             actuals.level = pipeline.level

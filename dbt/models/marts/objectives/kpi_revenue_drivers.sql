@@ -72,15 +72,19 @@ usable as (
     where meetings_held > 0 and won_opportunities > 0 and won_amount > 0
 ),
 
+team_periods as (
+    select distinct
+        team_id,
+        period_start
+    from objectives
+),
+
 norms as (
-    -- the team's norm, else the company's; none when neither has one (no target-implied
-    -- driver values: not decomposed)
+    -- per team and period start: the team's norm, else the company's; none when neither has
+    -- one (no target-implied driver values: not decomposed)
     select
-        objectives.level,
-        objectives.member_id,
-        objectives.team_id,
-        objectives.period_grain,
-        objectives.period_start,
+        team_periods.team_id,
+        team_periods.period_start,
         case
             when team_norm.period_start is not null then 'team'
             when company_norm.period_start is not null then 'company'
@@ -89,15 +93,15 @@ norms as (
         coalesce(team_norm.won_opportunities, company_norm.won_opportunities)
             as won_opportunities,
         coalesce(team_norm.won_amount, company_norm.won_amount) as won_amount
-    from objectives
+    from team_periods
     left join usable as team_norm
         on
-            objectives.team_id = team_norm.team_id
-            and objectives.period_start = team_norm.period_start
+            team_periods.team_id = team_norm.team_id
+            and team_periods.period_start = team_norm.period_start
     left join usable as company_norm
         on
             company_norm.team_id is null
-            and objectives.period_start = company_norm.period_start
+            and team_periods.period_start = company_norm.period_start
 ),
 
 factors as (
@@ -120,18 +124,10 @@ factors as (
         cast(norms.won_amount as {{ type_double() }}) / norms.won_opportunities as norm_deal_size
     from objectives
     inner join member_periods
-        on
-            objectives.level = member_periods.level
-            and objectives.member_id = member_periods.member_id
-            and objectives.team_id = member_periods.team_id
-            and objectives.period_grain = member_periods.period_grain
-            and objectives.period_start = member_periods.period_start
+        on {{ same_member_period('objectives', 'member_periods') }}
     inner join norms
         on
-            objectives.level = norms.level
-            and objectives.member_id = norms.member_id
-            and objectives.team_id = norms.team_id
-            and objectives.period_grain = norms.period_grain
+            objectives.team_id = norms.team_id
             and objectives.period_start = norms.period_start
 ),
 
