@@ -1,4 +1,11 @@
-"""The dlt pipelines that load the extracts into ``raw_crm`` / ``raw_erp`` of the warehouse."""
+"""The dlt pipelines that load the extracts into ``raw_crm`` / ``raw_erp`` of the warehouse.
+
+``load`` is the one load path: Dagster's dlt assets (``dagster_project/dlt_load.py``) call it,
+and so do the tests and scripts. It makes the pipeline, picks the source (landing files, the ERP
+database, or empty tables for a system the company does not have), runs it, turns dlt's wrapped
+errors back into the ``ExtractFileError`` / ``SchemaContractError`` that names file, line and
+column, and checks the raw schemas after the load.
+"""
 
 from __future__ import annotations
 
@@ -64,8 +71,12 @@ def source_for(system: str, settings: Settings):
     return SOURCE_FACTORIES[system](settings.landing_dir)
 
 
-def load(system: str, settings: Settings, *, progress: str | None = "log") -> LoadInfo:
+def load(system: str, settings: Settings, *, source=None, progress: str | None = "log") -> LoadInfo:
     """Load every extract file of ``system`` from the landing folder into the warehouse.
+
+    ``source``: the dlt source to run, by default ``source_for(system, settings)``; Dagster passes
+    that source narrowed to the selected assets' resources. Returns dlt's ``LoadInfo``; its
+    ``pipeline`` is the pipeline that ran.
 
     A file that does not match its declaration raises ``ExtractFileError`` (file, line, column);
     a raw column of another type than declared, or a dlt variant column in the raw schemas after
@@ -74,8 +85,15 @@ def load(system: str, settings: Settings, *, progress: str | None = "log") -> Lo
     pipeline = make_pipeline(
         system, settings.warehouse_path, settings.dlt_pipelines_dir, progress=progress
     )
+    # The local working state is only a cache of the destination's: drop it, so that a package
+    # left pending by a failed run is not retried and the state (files already loaded, cursors)
+    # comes from the warehouse (as dagster-dlt does before each run).
+    if pipeline.config.restore_from_destination:
+        pipeline.drop()
+    else:
+        pipeline.drop_pending_packages()
     try:
-        info = pipeline.run(source_for(system, settings))
+        info = pipeline.run(source if source is not None else source_for(system, settings))
     except PipelineStepFailed as exc:
         bad_file = _extract_file_error(exc)
         if bad_file is not None:
