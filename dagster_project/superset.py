@@ -1,18 +1,13 @@
 """Superset: after each publish, refresh the dashboards' caches so viewers see the new data."""
 
-import os
 import urllib.request
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from dagster_project.publish import SERVING_KEY
+from dagster_project.publish_asset import SERVING_KEY
 from pilotage import superset_admin
 from pilotage.settings import Settings
 from pilotage.superset_api import DASHBOARD_SLUGS, SupersetAPI
-
-
-def superset_url() -> str:
-    return os.environ.get("PILOTAGE_SUPERSET_URL", "http://127.0.0.1:8088")
 
 
 def _answers(url: str) -> bool:
@@ -35,7 +30,7 @@ def build_superset_assets(settings: Settings) -> list:
         ),
     )
     def dashboard_caches(context: AssetExecutionContext) -> MaterializeResult:
-        url = superset_url()
+        url = settings.superset_url
         if not _answers(url):
             context.log.warning(f"Superset does not answer at {url}: no cache to refresh.")
             return MaterializeResult(metadata={"superset_url": url, "charts_refreshed": 0})

@@ -12,13 +12,11 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dagster_project.resources import WAREHOUSE_POOL
+from dagster_project.resources import WAREHOUSE_POOL, dbt_environment
 from pilotage.dbt import vars_args
 from pilotage.settings import DBT_PROJECT_DIR, Settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# Re-parses only under `dagster dev`; the CLI and the tests parse before loading definitions.
-dbt_project.prepare_if_dev()
 
 
 class PilotageDbtTranslator(DagsterDbtTranslator):
@@ -49,6 +47,8 @@ def build_dbt_assets(settings: Settings):
         pool=WAREHOUSE_POOL,
     )
     def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(["build", *vars_args(settings)], context=context).stream()
+        with dbt_environment(settings):
+            invocation = dbt.cli(["build", *vars_args(settings)], context=context)
+        yield from invocation.stream()
 
     return dbt_models

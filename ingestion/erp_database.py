@@ -27,7 +27,6 @@ otherwise.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dlt
@@ -163,7 +162,9 @@ def erp_source_from_env(landing_dir: Path):
     """The ERP source the settings ask for: the database at ``PILOTAGE_ERP_DATABASE_URL`` if set
     (schema ``PILOTAGE_ERP_DATABASE_SCHEMA`` if set), else the extract files under ``landing_dir``.
     """
-    url = os.environ.get(DATABASE_URL_ENV, "").strip()
-    if url:
-        return erp_database_source(url, os.environ.get(DATABASE_SCHEMA_ENV) or None)
+    from pilotage.settings import load_settings  # the one reader of PILOTAGE_* variables
+
+    settings = load_settings()
+    if settings.erp_database_url:
+        return erp_database_source(settings.erp_database_url, settings.erp_database_schema)
     return erp_source(landing_dir)

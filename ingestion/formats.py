@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -201,7 +200,9 @@ def _check_consistent(fmt: LandingFormat, where: str) -> None:
 def load_landing_config(path: str | Path | None = None) -> LandingConfig:
     """The landing configuration: ``path``, else ``$PILOTAGE_LANDING_CONFIG``, else the committed
     ``ingestion/landing.yaml`` (all defaults when that file is absent)."""
-    explicit = path or os.environ.get(CONFIG_ENV)
+    from pilotage.settings import load_settings  # the one reader of PILOTAGE_* variables
+
+    explicit = path or load_settings().landing_config
     config_path = Path(explicit) if explicit else DEFAULT_CONFIG_PATH
     if not config_path.is_file():
         if explicit:

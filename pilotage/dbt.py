@@ -1,5 +1,7 @@
 """Running dbt on the project: one place that knows the command line, the project paths and the
-vars a run passes (the as-of day and the company's source systems)."""
+vars a run passes (the as-of day and the company's source systems). dbt's profile reads the
+warehouse path from PILOTAGE_WAREHOUSE_PATH: a run with settings gets it through
+``Settings.subprocess_env()``, never through this process's ``os.environ``."""
 
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ def vars_args(settings: Settings | None) -> list[str]:
     return ["--vars", json.dumps(dbt_vars(settings))] if settings is not None else []
 
 
+def _env(settings: Settings | None) -> dict[str, str] | None:
+    return settings.subprocess_env() if settings is not None else None
+
+
 def run_dbt(args: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
     """``dbt <args>`` with this environment's dbt on the repository's dbt project."""
     cmd = [sys.executable, "-m", "dbt.cli.main", *args]
@@ -48,10 +54,10 @@ def run_dbt(args: list[str], env: Mapping[str, str] | None = None) -> subprocess
 def parse_project(settings: Settings | None = None) -> None:
     """A fresh dbt/target/manifest.json: Dagster reads it, and a stale one misses new models
     (the run then fails with a KeyError on the model)."""
-    run_dbt(["parse", "--quiet", *vars_args(settings)])
+    run_dbt(["parse", "--quiet", *vars_args(settings)], _env(settings))
 
 
 def check_project(settings: Settings) -> subprocess.CompletedProcess:
     """``dbt test`` on the warehouse: every gate (blocking) and warning. Raises DbtError when a
     blocking test fails; the output lists each test's outcome."""
-    return run_dbt(["test", *vars_args(settings)])
+    return run_dbt(["test", *vars_args(settings)], settings.subprocess_env())

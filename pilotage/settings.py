@@ -1,13 +1,29 @@
-"""Where pilotage keeps its files and which day is "today": one place, read from the environment.
+"""Every setting of pilotage, read from the environment in one place: ``load_settings()``.
 
 Every path has a default under the project's ``data/`` folder so that the demo works with no
-configuration; deployments set the ``PILOTAGE_*`` variables (see ``.env.example``).
+configuration; deployments set the ``PILOTAGE_*`` variables (every one is listed in
+``.env.example``; tests/unit/test_settings.py fails when one is read but not documented).
+
+This is the only Python module of ``pilotage`` and ``dagster_project`` that reads ``PILOTAGE_*``
+variables. The variables read by programs that are not this package's Python stay where those
+programs read them, and are documented in ``.env.example`` too:
+
+- ``dbt/profiles.yml`` (``env_var``): the warehouse path, the dbt target and threads, DuckDB's
+  memory limit, the PostgreSQL connection of the portability target;
+- ``superset/superset_config.py``, run inside Superset's own environment: the environment
+  (demo/production), the data folder, HTTPS, the data cache;
+- ``docker-compose.yml`` and ``scripts/install.sh``: the image version, the Python to install with.
+
+Subprocesses (dbt, Dagster, Superset) never rely on this process's ``os.environ`` being written
+to: they get ``Settings.subprocess_env()``, an explicit environment built from the settings.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,24 +37,108 @@ SERVED_SCHEMAS = ("marts",)
 # without an ERP (or without a CRM) still gets its dashboards, with what it lacks said plainly.
 SOURCE_SYSTEMS = ("crm", "erp")
 
-
-def _path(var: str, default: Path) -> Path:
-    value = os.environ.get(var)
-    return Path(value).expanduser().resolve() if value else default
+DEFAULT_SUPERSET_URL = "http://127.0.0.1:8088"
+# Every hour from 07:00 to 19:00, Monday to Friday, in the company's time zone.
+DEFAULT_REFRESH_CRON = "0 7-19 * * 1-5"
+DEFAULT_TIMEZONE = "Europe/Paris"
+ENVIRONMENTS = ("demo", "production")
+_TRUE = ("1", "true", "yes", "on")
+# Settings that may be unset (``to_env`` leaves them out then).
+OPTIONAL_VARS = (
+    "PILOTAGE_ERP_DATABASE_URL",
+    "PILOTAGE_ERP_DATABASE_SCHEMA",
+    "PILOTAGE_LANDING_CONFIG",
+)
 
 
 @dataclass(frozen=True)
 class Settings:
+    """What pilotage needs to know about its deployment. Build it with ``load_settings()``; tests
+    build or ``dataclasses.replace`` it directly."""
+
+    # PILOTAGE_DATA_DIR: extracts, warehouse, serving file and the services' homes (./data).
     data_dir: Path
+    # PILOTAGE_LANDING_DIR: the CRM/ERP extract drops (<data_dir>/landing).
     landing_dir: Path
+    # PILOTAGE_WAREHOUSE_PATH: the DuckDB warehouse dlt and dbt write (<data_dir>/warehouse.duckdb).
     warehouse_path: Path
+    # PILOTAGE_SERVING_PATH: the read-only copy Superset serves (<data_dir>/serving/...).
     serving_path: Path
+    # PILOTAGE_AS_OF: "today" for pacing (the real date when unset).
     as_of: dt.date
+    # PILOTAGE_SOURCES: the source systems the company has (crm,erp).
     sources: tuple[str, ...] = SOURCE_SYSTEMS
+    # PILOTAGE_ENV: demo (generated local secrets) or production (refuses weak secrets).
+    environment: str = "demo"
+    # PILOTAGE_VERBOSE: every line of Superset's bootstrap, not only pilotage's progress.
+    verbose: bool = False
+    # PILOTAGE_SUPERSET_URL: where the Dagster asset refreshes the dashboards' caches.
+    superset_url: str = DEFAULT_SUPERSET_URL
+    # PILOTAGE_SUPERSET_VENV: Superset's own environment (./.venv-superset).
+    superset_venv: Path = PROJECT_ROOT / ".venv-superset"
+    # PILOTAGE_REFRESH_CRON and PILOTAGE_TIMEZONE: the Dagster refresh schedule.
+    refresh_cron: str = DEFAULT_REFRESH_CRON
+    timezone: str = DEFAULT_TIMEZONE
+    # PILOTAGE_ERP_DATABASE_URL / _SCHEMA: read the ERP from a live database, not from files.
+    erp_database_url: str | None = None
+    erp_database_schema: str | None = None
+    # PILOTAGE_LANDING_CONFIG: the landing configuration (ingestion/landing.yaml when unset).
+    landing_config: Path | None = None
+    # DAGSTER_HOME: Dagster's run history and instance config (<data_dir>/dagster_home).
+    dagster_home: Path | None = None
 
     @property
     def dlt_pipelines_dir(self) -> Path:
         return self.data_dir / "dlt"
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def dagster_home_dir(self) -> Path:
+        return self.dagster_home or self.data_dir / "dagster_home"
+
+    def to_env(self) -> dict[str, str]:
+        """The ``PILOTAGE_*`` variables that give these settings back through ``load_settings()``
+        in another process (dbt's profile reads PILOTAGE_WAREHOUSE_PATH, Superset's config
+        PILOTAGE_ENV and PILOTAGE_DATA_DIR, a Dagster code server all of them)."""
+        env = {
+            "PILOTAGE_DATA_DIR": str(self.data_dir),
+            "PILOTAGE_LANDING_DIR": str(self.landing_dir),
+            "PILOTAGE_WAREHOUSE_PATH": str(self.warehouse_path),
+            "PILOTAGE_SERVING_PATH": str(self.serving_path),
+            "PILOTAGE_AS_OF": self.as_of.isoformat(),
+            "PILOTAGE_SOURCES": ",".join(self.sources),
+            "PILOTAGE_ENV": self.environment,
+            "PILOTAGE_VERBOSE": "1" if self.verbose else "",
+            "PILOTAGE_SUPERSET_URL": self.superset_url,
+            "PILOTAGE_SUPERSET_VENV": str(self.superset_venv),
+            "PILOTAGE_REFRESH_CRON": self.refresh_cron,
+            "PILOTAGE_TIMEZONE": self.timezone,
+        }
+        optional = {
+            "PILOTAGE_ERP_DATABASE_URL": self.erp_database_url,
+            "PILOTAGE_ERP_DATABASE_SCHEMA": self.erp_database_schema,
+            "PILOTAGE_LANDING_CONFIG": str(self.landing_config) if self.landing_config else None,
+        }
+        env.update({name: value for name, value in optional.items() if value})
+        return env
+
+    def subprocess_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment of a subprocess (dbt, ``dagster dev``): ``base`` (default: this
+        process's environment) with these settings, DAGSTER_HOME, and this Python environment's
+        bin/ first on PATH (its dbt and dagster, even when not run through ``uv run``)."""
+        env = dict(os.environ if base is None else base)
+        for name in OPTIONAL_VARS:
+            env.pop(name, None)  # unset in the settings: unset for the subprocess too
+        env.update(self.to_env())
+        env["DAGSTER_HOME"] = str(self.dagster_home_dir)
+        bin_dir = str(Path(sys.executable).parent)
+        path = env.get("PATH", "")
+        if bin_dir not in path.split(os.pathsep):
+            env["PATH"] = bin_dir + os.pathsep + path if path else bin_dir
+        return env
 
 
 def parse_as_of(value: str | None) -> dt.date:
@@ -67,13 +167,55 @@ def parse_sources(value: str | None) -> tuple[str, ...]:
     return tuple(name for name in SOURCE_SYSTEMS if name in names)
 
 
-def load_settings() -> Settings:
-    data_dir = _path("PILOTAGE_DATA_DIR", PROJECT_ROOT / "data")
+def parse_environment(value: str | None) -> str:
+    """PILOTAGE_ENV: demo (the default) or production. Anything else is a typo, said so."""
+    name = (value or "demo").strip().lower() or "demo"
+    if name not in ENVIRONMENTS:
+        raise ValueError(f"PILOTAGE_ENV={value!r}: use demo or production")
+    return name
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser().resolve() if value and value.strip() else None
+
+
+def _text(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    as_of: str | None = None,
+) -> Settings:
+    """The settings from ``environ`` (default: this process's environment). ``data_dir`` and
+    ``as_of`` (the CLI's --data-dir and --as-of) win over PILOTAGE_DATA_DIR and PILOTAGE_AS_OF;
+    paths not set on their own follow the data folder. Raises ValueError naming the variable
+    when a value is malformed."""
+    env = dict(os.environ if environ is None else environ)
+    if data_dir:
+        env["PILOTAGE_DATA_DIR"] = str(data_dir)
+    if as_of:
+        env["PILOTAGE_AS_OF"] = as_of
+    data_dir = _path(env.get("PILOTAGE_DATA_DIR")) or PROJECT_ROOT / "data"
     return Settings(
         data_dir=data_dir,
-        landing_dir=_path("PILOTAGE_LANDING_DIR", data_dir / "landing"),
-        warehouse_path=_path("PILOTAGE_WAREHOUSE_PATH", data_dir / "warehouse.duckdb"),
-        serving_path=_path("PILOTAGE_SERVING_PATH", data_dir / "serving" / "serving.duckdb"),
-        as_of=parse_as_of(os.environ.get("PILOTAGE_AS_OF")),
-        sources=parse_sources(os.environ.get("PILOTAGE_SOURCES")),
+        landing_dir=_path(env.get("PILOTAGE_LANDING_DIR")) or data_dir / "landing",
+        warehouse_path=_path(env.get("PILOTAGE_WAREHOUSE_PATH")) or data_dir / "warehouse.duckdb",
+        serving_path=(
+            _path(env.get("PILOTAGE_SERVING_PATH")) or data_dir / "serving" / "serving.duckdb"
+        ),
+        as_of=parse_as_of(env.get("PILOTAGE_AS_OF")),
+        sources=parse_sources(env.get("PILOTAGE_SOURCES")),
+        environment=parse_environment(env.get("PILOTAGE_ENV")),
+        verbose=env.get("PILOTAGE_VERBOSE", "").strip().lower() in _TRUE,
+        superset_url=(_text(env.get("PILOTAGE_SUPERSET_URL")) or DEFAULT_SUPERSET_URL).rstrip("/"),
+        superset_venv=(_path(env.get("PILOTAGE_SUPERSET_VENV")) or PROJECT_ROOT / ".venv-superset"),
+        refresh_cron=_text(env.get("PILOTAGE_REFRESH_CRON")) or DEFAULT_REFRESH_CRON,
+        timezone=_text(env.get("PILOTAGE_TIMEZONE")) or DEFAULT_TIMEZONE,
+        erp_database_url=_text(env.get("PILOTAGE_ERP_DATABASE_URL")),
+        erp_database_schema=_text(env.get("PILOTAGE_ERP_DATABASE_SCHEMA")),
+        landing_config=_path(env.get("PILOTAGE_LANDING_CONFIG")),
+        dagster_home=_path(env.get("DAGSTER_HOME")),
     )

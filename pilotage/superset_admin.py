@@ -21,7 +21,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from pilotage.settings import PROJECT_ROOT, SUPERSET_DIR, Settings
+from pilotage.settings import SUPERSET_DIR, Settings, load_settings
 
 DEMO_SECRETS_NAME = ".demo-secrets.env"
 SECRET_VARS = ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD")
@@ -31,13 +31,9 @@ class SupersetError(RuntimeError):
     """Superset could not be set up or started; the message says what to do."""
 
 
-def is_production() -> bool:
-    return os.environ.get("PILOTAGE_ENV", "demo").strip().lower() == "production"
-
-
-def superset_venv() -> Path:
-    value = os.environ.get("PILOTAGE_SUPERSET_VENV")
-    return Path(value).expanduser().resolve() if value else PROJECT_ROOT / ".venv-superset"
+def superset_venv(settings: Settings | None = None) -> Path:
+    """Superset's own environment (PILOTAGE_SUPERSET_VENV, default ./.venv-superset)."""
+    return (settings or load_settings()).superset_venv
 
 
 def superset_home(settings: Settings) -> Path:
@@ -45,11 +41,12 @@ def superset_home(settings: Settings) -> Path:
     return Path(value).expanduser().resolve() if value else settings.data_dir / "superset_home"
 
 
-def _python() -> Path:
-    python = superset_venv() / "bin" / "python"
+def _python(settings: Settings) -> Path:
+    python = settings.superset_venv / "bin" / "python"
     if not python.exists():
         raise SupersetError(
-            f"No Superset environment at {superset_venv()} (missing {python}): run `make install` "
+            f"No Superset environment at {settings.superset_venv} (missing {python}): run "
+            "`make install` "
             "(scripts/install.sh), or point PILOTAGE_SUPERSET_VENV at one."
         )
     return python
@@ -76,7 +73,7 @@ def ensure_demo_secrets(settings: Settings) -> None:
     Does nothing in production (PILOTAGE_ENV=production): there the secrets come from the
     environment and Superset refuses to start without strong ones.
     """
-    if is_production():
+    if settings.production:
         return
     path = _demo_secrets_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +99,7 @@ def ensure_demo_secrets(settings: Settings) -> None:
 
 def _secrets(settings: Settings) -> dict[str, str]:
     """Real environment variables first, then (demo only) the generated local secrets."""
-    demo = {} if is_production() else _read_env_file(_demo_secrets_path(settings))
+    demo = {} if settings.production else _read_env_file(_demo_secrets_path(settings))
     return {name: os.environ.get(name) or demo.get(name, "") for name in SECRET_VARS}
 
 
@@ -113,10 +110,12 @@ def admin_credentials(settings: Settings) -> tuple[str, str]:
 
 
 def superset_env(settings: Settings) -> dict[str, str]:
-    """The full environment for a Superset subprocess (os.environ plus pilotage's settings)."""
+    """The full environment for a Superset subprocess: os.environ plus pilotage's settings (the
+    PILOTAGE_* variables superset/superset_config.py reads: PILOTAGE_ENV, PILOTAGE_DATA_DIR...)."""
     env = dict(os.environ)
+    env.update(settings.to_env())
     home = superset_home(settings)
-    venv = superset_venv()
+    venv = settings.superset_venv
     env.update(
         SUPERSET_CONFIG_PATH=str(SUPERSET_DIR / "superset_config.py"),
         SUPERSET_HOME=str(home),
@@ -157,10 +156,10 @@ def bootstrap(settings: Settings) -> None:
             "(PILOTAGE_ENV=production)."
         )
     superset_home(settings).mkdir(parents=True, exist_ok=True)
-    command = [str(_python()), str(SUPERSET_DIR / "bootstrap.py")]
+    command = [str(_python(settings)), str(SUPERSET_DIR / "bootstrap.py")]
     print(f"==> Superset bootstrap ({superset_home(settings)})", flush=True)
     started = time.monotonic()
-    verbose = os.environ.get("PILOTAGE_VERBOSE", "").lower() in ("1", "true", "yes")
+    verbose = settings.verbose
     tail: deque[str] = deque(maxlen=80)
     with subprocess.Popen(
         command,
@@ -192,10 +191,10 @@ def bootstrap(settings: Settings) -> None:
 
 def serve_command(settings: Settings, host: str = "127.0.0.1", port: int = 8088) -> list[str]:
     """The command (run with ``superset_env(settings)``) that serves Superset on host:port."""
-    gunicorn = _python().parent / "gunicorn"
+    gunicorn = _python(settings).parent / "gunicorn"
     if not gunicorn.exists():
         raise SupersetError(f"{gunicorn} is missing: re-run `make install`.")
-    workers = os.environ.get("SUPERSET_WORKERS", "2" if is_production() else "1")
+    workers = os.environ.get("SUPERSET_WORKERS", "2" if settings.production else "1")
     return [
         str(gunicorn),
         "--bind",
@@ -213,24 +212,6 @@ def serve_command(settings: Settings, host: str = "127.0.0.1", port: int = 8088)
         "--limit-request-field_size",
         "0",
         "--access-logfile",
-        "-" if is_production() else "/dev/null",
+        "-" if settings.production else "/dev/null",
         "superset.app:create_app()",
     ]
-
-
-def main() -> int:  # pragma: no cover - convenience for `python -m pilotage.superset_admin`
-    from pilotage.settings import load_settings
-
-    settings = load_settings()
-    try:
-        bootstrap(settings)
-    except SupersetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    user, password = admin_credentials(settings)
-    print(f"Superset admin: {user} / {password}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -41,7 +41,7 @@ def pilotage_env(
 ) -> Iterator[Settings]:
     """Point every pilotage setting at ``data_dir`` for the duration, then restore. ``sources``:
     the company's source systems (PILOTAGE_SOURCES), default both."""
-    from dagster_project.resources import current_settings
+    from pilotage.settings import load_settings
 
     saved = {k: os.environ.get(k) for k in _PILOTAGE_VARS}
     for key in _PILOTAGE_VARS:
@@ -53,7 +53,7 @@ def pilotage_env(
     # Pipeline runs in tests never touch a Superset that happens to run on this machine.
     os.environ["PILOTAGE_SUPERSET_URL"] = "http://127.0.0.1:9"
     try:
-        yield current_settings()
+        yield load_settings()
     finally:
         for key, value in saved.items():
             if value is None:

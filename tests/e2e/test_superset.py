@@ -386,7 +386,7 @@ def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Pa
             mp.setenv("REDIS_URL", redis_url)
             mp.setenv("SUPERSET_SECRET_KEY", "p" * 20 + "-production-test-secret")
             mp.setenv("SUPERSET_ADMIN_PASSWORD", "production-admin-password")
-            superset_admin.bootstrap(settings)
+            superset_admin.bootstrap(dataclasses.replace(settings, environment="production"))
             assert not (superset_admin.superset_home(settings) / ".demo-secrets.env").exists()
         url = f"postgresql://{server}/{database}"
         assert _pg(url, "select count(*) from dashboards where slug = 'sales-performance'") == "1"
@@ -743,9 +743,8 @@ def test_dagster_refreshes_every_dashboard_chart_cache_after_publish(superset: S
         for slug in DASHBOARD_SLUGS
         for chart in superset.get(f"/api/v1/dashboard/{slug}/charts")["result"]
     ]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PILOTAGE_SUPERSET_URL", superset.url)
-        result = materialize(build_superset_assets(superset.settings))
+    settings = dataclasses.replace(superset.settings, superset_url=superset.url)
+    result = materialize(build_superset_assets(settings))
     assert result.success
     [materialization] = result.get_asset_materialization_events()
     metadata = materialization.materialization.metadata

@@ -143,9 +143,9 @@ def test_demo_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
         )
         mp.setenv("SUPERSET_ADMIN_PASSWORD", "from-the-environment")  # real env vars win
         assert superset_admin.admin_credentials(settings)[1] == "from-the-environment"
-        mp.setenv("PILOTAGE_ENV", "production")  # never demo secrets in production
-        mp.delenv("SUPERSET_ADMIN_PASSWORD")
-        assert "SUPERSET_SECRET_KEY" not in superset_admin.superset_env(settings)
-        other = dataclasses.replace(settings, data_dir=tmp_path / "prod")
+        production = dataclasses.replace(settings, environment="production")
+        mp.delenv("SUPERSET_ADMIN_PASSWORD")  # never demo secrets in production
+        assert "SUPERSET_SECRET_KEY" not in superset_admin.superset_env(production)
+        other = dataclasses.replace(production, data_dir=tmp_path / "prod")
         superset_admin.ensure_demo_secrets(other)
         assert not (tmp_path / "prod").exists()
