@@ -7,6 +7,7 @@ COPY pyproject.toml uv.lock README.md ./
 COPY pilotage pilotage
 COPY dagster_project dagster_project
 COPY ingestion ingestion
+COPY pilotage_cli pilotage_cli
 RUN uv sync --frozen --no-dev
 COPY dbt dbt
 RUN pilotage dbt-parse --quiet

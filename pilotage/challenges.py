@@ -4,9 +4,10 @@ A challenge names its participants (reps, teams or the whole company towards one
 cut into rounds, a scoring rule, one or more weighted (and optionally capped) metrics and badges
 (docs/challenges.md). This module validates the files (errors name the file and the field) and
 compiles them into the seeds dbt scores from (dbt/seeds/challenges/*.csv), the same "YAML source
-of truth -> generated files + drift check" as the KPI catalogue (pilotage/kpi_catalogue.py).
+of truth -> generated files + drift check" as the KPI catalogue (pilotage/generated_files.py).
 
-``pilotage challenges validate | check | write | replay`` is the command line (pilotage/cli.py).
+``pilotage challenges validate | check | write | replay`` is the command line
+(pilotage_cli/challenges.py).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import yaml
 
-from pilotage.kpi_catalogue import NAME, Drift, _relative
+from pilotage.generated_files import Drift, relative, sync_file
+from pilotage.kpi_catalogue import NAME
 from pilotage.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 CHALLENGES_DIR = PROJECT_ROOT / "challenges"
@@ -103,7 +104,7 @@ def load_challenges(folder: Path | None = None) -> list[dict[str, Any]]:
     folder = Path(folder or CHALLENGES_DIR)
     files = sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml"))
     if not files:
-        raise ChallengeError(f"{_relative(folder)}: no challenge file (*.yml)")
+        raise ChallengeError(f"{relative(folder)}: no challenge file (*.yml)")
     challenges, errors = [], []
     for path in files:
         try:
@@ -117,7 +118,7 @@ def load_challenges(folder: Path | None = None) -> list[dict[str, Any]]:
 
 def load_challenge(path: Path) -> dict[str, Any]:
     """One challenge file, validated and normalised (dates as dates, defaults filled in)."""
-    where = _relative(path)
+    where = relative(path)
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -366,19 +367,11 @@ def render_seeds(challenges: list[dict[str, Any]]) -> dict[str, str]:
 def sync_seeds(write: bool, challenges: list[dict[str, Any]] | None = None) -> list[Drift]:
     """Seeds that differ from what the challenge files generate (with ``write``: rewritten)."""
     challenges = challenges if challenges is not None else load_challenges()
-    drift = []
-    for name, expected in render_seeds(challenges).items():
-        path = SEEDS_DIR / f"{name}.csv"
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        if current == expected:
-            continue
-        if write:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(expected, encoding="utf-8")
-        drift.append(
-            Drift(path, ("missing",) if current is None else ("differs from challenges/",))
-        )
-    return drift
+    drift = [
+        sync_file(SEEDS_DIR / f"{name}.csv", expected, write, "differs from challenges/")
+        for name, expected in render_seeds(challenges).items()
+    ]
+    return [d for d in drift if d]
 
 
 def run(write: bool, echo: Callable[[str], None] = print) -> int:
@@ -390,7 +383,7 @@ def run(write: bool, echo: Callable[[str], None] = print) -> int:
         return 1
     drift = sync_seeds(write, challenges)
     for item in drift:
-        echo(f"regenerated {_relative(item.path)}" if write else f"drift: {item}")
+        echo(f"regenerated {relative(item.path)}" if write else f"drift: {item}")
     if drift and not write:
         echo("Run `pilotage challenges write` to regenerate the seeds from challenges/.")
         return 1
@@ -492,72 +485,3 @@ from {REPLAY_SCHEMA}.fct_challenge_standings
 where challenge_id = ?
 order by standing_rank, participant_name
 """
-
-
-# ------------------------------------------------------------------------------- command line
-
-
-@click.group("challenges")
-def cli() -> None:
-    """Challenges as code (challenges/*.yml): validate, generate the dbt seeds, replay."""
-
-
-@cli.command()
-def validate() -> None:
-    """Validate every challenge file; errors name the file and the field."""
-    try:
-        challenges = load_challenges()
-    except ChallengeError as exc:
-        raise click.ClickException(str(exc)) from exc
-    for challenge in challenges:
-        period = challenge["period"]
-        click.echo(
-            f"{challenge['name']}: {challenge['participants']}, {challenge['scoring']}, "
-            f"{period['start']} to {period['end']} in {period['rounds']} rounds"
-        )
-
-
-@cli.command()
-def check() -> None:
-    """Exit 1 when dbt/seeds/challenges differs from what challenges/*.yml generates."""
-    if run(write=False, echo=click.echo):
-        raise SystemExit(1)
-
-
-@cli.command()
-def write() -> None:
-    """Regenerate dbt/seeds/challenges from challenges/*.yml."""
-    if run(write=True, echo=click.echo):
-        raise SystemExit(1)
-
-
-@cli.command("replay")
-@click.argument("challenge")
-@click.option("--period-start", required=True, type=click.DateTime(["%Y-%m-%d"]))
-@click.option("--period-end", required=True, type=click.DateTime(["%Y-%m-%d"]))
-def replay_cli(challenge: str, period_start: dt.datetime, period_end: dt.datetime) -> None:
-    """Score CHALLENGE on another period (a past one, before launch) and print the standings.
-
-    Runs the challenge models on the warehouse (PILOTAGE_WAREHOUSE_PATH) into the schema
-    challenge_replay: the published marts and dashboards are not touched.
-    """
-    from pilotage.dbt import DbtError
-    from pilotage.settings import load_settings
-
-    settings = load_settings()
-    if not settings.warehouse_path.exists():
-        raise click.ClickException(f"No warehouse at {settings.warehouse_path}: refresh first.")
-    try:
-        rows = replay(
-            challenge,
-            period_start.date(),
-            period_end.date(),
-            settings.warehouse_path,
-            settings.as_of,
-        )
-    except (ChallengeError, DbtError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"{challenge} replayed on {period_start:%Y-%m-%d} to {period_end:%Y-%m-%d}:")
-    for rank, name, points, badge, share in rows:
-        share_text = f"{share:6.1%}" if share is not None else "     -"
-        click.echo(f"{rank:>4}  {name:<30} {points:>10.1f}  {share_text}  {badge or ''}")

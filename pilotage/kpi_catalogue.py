@@ -11,23 +11,22 @@ The catalogue defines every KPI once. This module validates it and generates:
   only the KPIs' metrics change, every other key (UUIDs, columns, other metrics) is kept;
 - ``docs/kpis.md``, the KPI reference page.
 
-``python -m pilotage.kpi_catalogue --check`` exits 1 when a derived file differs from what the
-catalogue generates (drift) or the catalogue is invalid; ``--write`` regenerates the files.
+``pilotage kpis --check`` exits 1 when a derived file differs from what the catalogue generates
+(drift) or the catalogue is invalid; ``pilotage kpis --write`` regenerates the files. The drift
+machinery is shared with the challenges (pilotage/generated_files.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pilotage.generated_files import Drift, relative, sync_file
 from pilotage.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 CATALOGUE_PATH = DBT_PROJECT_DIR / "kpis.yml"
@@ -85,7 +84,8 @@ METRIC_KEY_ORDER = (
     "extra",
     "warning_text",
 )
-GENERATED = "Generated from dbt/kpis.yml by `python -m pilotage.kpi_catalogue --write`"
+GENERATED = "Generated from dbt/kpis.yml by `pilotage kpis --write`"
+DIFFERS = "differs from what dbt/kpis.yml generates"
 # Keys of a data requirement (catalogue section data_requirements) and the source systems.
 REQUIREMENT_FIELDS = ("label", "system", "needs", "present", "missing")
 SYSTEMS = ("crm", "erp")
@@ -93,25 +93,6 @@ SYSTEMS = ("crm", "erp")
 
 class CatalogueError(ValueError):
     """The catalogue is invalid; the message lists every problem."""
-
-
-@dataclass(frozen=True)
-class Drift:
-    """A derived file that differs from what the catalogue generates."""
-
-    path: Path
-    details: tuple[str, ...]
-
-    def __str__(self) -> str:
-        where = _relative(self.path)
-        return where + "".join(f"\n    {line}" for line in self.details)
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(Path(path).relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
 
 
 # ---------------------------------------------------------------------------------- catalogue
@@ -123,7 +104,7 @@ def load_catalogue(path: Path | None = None) -> dict[str, Any]:
     catalogue = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     errors = validate_catalogue(catalogue)
     if errors:
-        raise CatalogueError(f"{_relative(path)} is invalid:\n  " + "\n  ".join(errors))
+        raise CatalogueError(f"{relative(path)} is invalid:\n  " + "\n  ".join(errors))
     return catalogue
 
 
@@ -662,8 +643,8 @@ def render_docs(catalogue: dict[str, Any]) -> str:
         "",
         "Every KPI is defined once, in [`dbt/kpis.yml`](../dbt/kpis.yml). The dbt marts (through",
         "the macros `kpi()` and `kpi_threshold()`), the Superset datasets' saved metrics and this",
-        "page are generated from it; `python -m pilotage.kpi_catalogue --check` (and",
-        "`tests/test_kpi_catalogue.py`) fail when one of them drifts.",
+        "page are generated from it; `pilotage kpis --check` (and",
+        "`tests/unit/test_kpi_catalogue.py`) fail when one of them drifts.",
         "",
         "- **Formula**: the aggregate over any set of rows of the grain (a team, a quarter, ...).",
         "  Ratios are ratios of sums, never averages of ratios; Superset uses these formulas.",
@@ -743,25 +724,13 @@ def render_docs(catalogue: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------ check / write
 
 
-def _file_drift(path: Path, expected: str, write: bool) -> Drift | None:
-    current = path.read_text(encoding="utf-8") if path.exists() else None
-    if current == expected:
-        return None
-    if write:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(expected, encoding="utf-8")
-    if current is None:
-        return Drift(path, ("missing",))
-    return Drift(path, ("differs from what dbt/kpis.yml generates",))
-
-
 def sync_all(write: bool, catalogue: dict[str, Any] | None = None) -> list[Drift]:
     """Drift of every derived file (and with ``write``, regenerate them)."""
     catalogue = catalogue if catalogue is not None else load_catalogue()
     drift = [
-        _file_drift(DBT_MACRO_PATH, render_dbt_macros(catalogue), write),
-        _file_drift(DBT_DOCS_PATH, render_dbt_docs(catalogue), write),
-        _file_drift(DOCS_PATH, render_docs(catalogue), write),
+        sync_file(DBT_MACRO_PATH, render_dbt_macros(catalogue), write, DIFFERS),
+        sync_file(DBT_DOCS_PATH, render_dbt_docs(catalogue), write, DIFFERS),
+        sync_file(DOCS_PATH, render_docs(catalogue), write, DIFFERS),
     ]
     return [d for d in drift if d] + sync_superset_metrics(write, catalogue)
 
@@ -777,29 +746,14 @@ def run(write: bool, echo: Callable[[str], None] = print) -> int:
     if write:
         remaining = sync_all(False, catalogue)
         for item in drift:
-            echo(f"regenerated {_relative(item.path)}")
+            echo(f"regenerated {relative(item.path)}")
         for item in remaining:
             echo(f"cannot fix: {item}")
         return 1 if remaining else 0
     for item in drift:
         echo(f"drift: {item}")
     if drift:
-        echo("Run `python -m pilotage.kpi_catalogue --write` to regenerate from dbt/kpis.yml.")
+        echo("Run `pilotage kpis --write` to regenerate from dbt/kpis.yml.")
         return 1
     echo(f"{len(catalogue['kpis'])} KPIs: dbt macros, Superset metrics and docs are up to date.")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pilotage.kpi_catalogue", description=__doc__.splitlines()[0]
-    )
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--check", action="store_true", help="exit 1 on drift")
-    mode.add_argument("--write", action="store_true", help="regenerate the derived files")
-    args = parser.parse_args(argv)
-    return run(write=args.write)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

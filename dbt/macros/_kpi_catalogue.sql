@@ -1,5 +1,5 @@
 {#-
-    Generated from dbt/kpis.yml by `python -m pilotage.kpi_catalogue --write`.
+    Generated from dbt/kpis.yml by `pilotage kpis --write`.
     Do not edit: change dbt/kpis.yml and regenerate (tests/test_kpi_catalogue.py checks).
 -#}
 

@@ -1010,7 +1010,7 @@ def test_objects_the_crm_does_not_export_still_get_their_empty_raw_tables(hubspo
 def run_map_crm(tmp_path: Path, monkeypatch, *args: str):
     from click.testing import CliRunner
 
-    from pilotage.cli import main
+    from pilotage_cli import main
     from tests.conftest import pilotage_env
 
     # the CLI exports its settings to the environment: restored after the test
@@ -1055,7 +1055,7 @@ def test_map_crm_errors_are_located_never_a_traceback(tmp_path, monkeypatch):
 
 
 def test_the_commands_the_documentation_shows_exist():
-    from pilotage.cli import main
+    from pilotage_cli import main
 
     text = DOCS.read_text(encoding="utf-8")
     shown = set(re.findall(r"(?m)(?:`|^\s*(?:\$ )?)pilotage ([a-z][a-z-]*)", text))

@@ -180,12 +180,12 @@ def test_derived_files_are_what_the_catalogue_generates():
     """Fails when someone edits a derived file, or the catalogue without `--write`."""
     drift = kc.sync_all(write=False)
     assert not drift, "\n".join(map(str, drift)) + (
-        "\nRun `python -m pilotage.kpi_catalogue --write`."
+        "\nRun `pilotage kpis --write`."
     )
 
 
 def _drifted(catalogue: dict) -> dict[str, tuple[str, ...]]:
-    return {kc._relative(d.path): d.details for d in kc.sync_all(False, catalogue)}
+    return {kc.relative(d.path): d.details for d in kc.sync_all(False, catalogue)}
 
 
 SERVING = "superset/assets/datasets/pilotage_serving"
@@ -275,7 +275,7 @@ def test_superset_sync_reports_a_metric_outside_the_catalogue(catalogue, tmp_pat
 
 def test_check_command_exits_non_zero_on_drift(catalogue, tmp_path, monkeypatch, capsys):
     done = subprocess.run(
-        [sys.executable, "-m", "pilotage.kpi_catalogue", "--check"],
+        [sys.executable, "-m", "pilotage_cli", "kpis", "--check"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -285,7 +285,7 @@ def test_check_command_exits_non_zero_on_drift(catalogue, tmp_path, monkeypatch,
     changed = tmp_path / "kpis.yml"
     changed.write_text(yaml.safe_dump(catalogue, sort_keys=False, allow_unicode=True))
     monkeypatch.setattr(kc, "CATALOGUE_PATH", changed)
-    assert kc.main(["--check"]) == 1
+    assert kc.run(write=False) == 1
     out = capsys.readouterr().out
     assert f"drift: {SERVING}/kpi_rep_month.yaml" in out and "drift: docs/kpis.md" in out
 

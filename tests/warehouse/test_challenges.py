@@ -24,7 +24,7 @@ import yaml
 from click.testing import CliRunner
 
 from pilotage import challenges
-from pilotage.cli import main as cli_main
+from pilotage_cli import main as cli_main
 from tests.conftest import AS_OF
 
 VALID = textwrap.dedent(

@@ -333,7 +333,7 @@ def test_drops_are_deterministic():
 def test_the_cli_writes_the_drops_into_the_landing_folder(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from pilotage.cli import main
+    from pilotage_cli import main
 
     # the CLI exports its settings to the environment: restored after the test
     monkeypatch.setenv("PATH", os.environ["PATH"])

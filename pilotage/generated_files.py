@@ -1,0 +1,47 @@
+"""Files generated from a YAML source of truth, and the check that they have not drifted from it.
+
+The KPI catalogue (dbt/kpis.yml -> dbt macros, doc blocks, Superset metrics, docs/kpis.md) and the
+challenges (challenges/*.yml -> dbt/seeds/challenges/*.csv) work the same way: a generator renders
+each derived file's text; ``sync_file`` compares it with the file on disk and, when asked,
+rewrites it; every difference is a ``Drift`` that the ``check`` commands report (exit 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pilotage.settings import PROJECT_ROOT
+
+
+def relative(path: Path | str) -> str:
+    """``path`` relative to the repository when it is inside it (messages name files that way)."""
+    try:
+        return str(Path(path).relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A derived file that differs from what its source generates, and how."""
+
+    path: Path
+    details: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return relative(self.path) + "".join(f"\n    {line}" for line in self.details)
+
+
+def sync_file(path: Path, expected: str, write: bool, differs: str) -> Drift | None:
+    """None when ``path`` holds ``expected``; else the drift (``differs`` says from what, e.g.
+    "differs from what dbt/kpis.yml generates") and, with ``write``, the file rewritten."""
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if current == expected:
+        return None
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(expected, encoding="utf-8")
+    if current is None:
+        return Drift(path, ("missing",))
+    return Drift(path, (differs,))
