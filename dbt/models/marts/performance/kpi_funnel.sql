@@ -18,9 +18,10 @@
     'entered', 'advanced', 'exited', 'days_in_stage', 'cohort_opportunities',
     'reached_from_cohort'
 ] %}
-{%- set levels = [
-    ('rep', 'rep_id'), ('team', 'team_id'), ('region', 'region_id'), ('company', 'company_id')
-] %}
+{#- a median is not a sum: computed from the opportunities' own days at every level #}
+{%- set median_days_in_stage =
+    'percentile_cont(0.5) within group (order by case when exited = 1 then days_in_stage end)'
+%}
 
 with
 
@@ -171,36 +172,12 @@ contributions as (
     {%- endfor %}
 ),
 
--- Postgres cannot group by a constant: the company is a column.
-keyed_contributions as (
-    select
-        *,
-        'company' as company_id
-    from contributions
-),
-
 by_level as (
-    {%- for level, key in levels %}
-    select
-        {%- for measure in measures %}
-        sum({{ measure }}) as {{ measure }},
-        {%- endfor %}
-        -- a median is not a sum: computed from the opportunities' own days at every level
-        percentile_cont(0.5) within group (
-            order by case when exited = 1 then days_in_stage end
-        ) as median_days_in_stage,
-        '{{ level }}' as level,  -- noqa: RF04
-        {{ key }} as member_id,
-        period_grain,
-        period_start,
-        stage_name,
-        stage_order
-    from keyed_contributions
-    group by {{ key }}, period_grain, period_start, stage_name, stage_order
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {{ roll_up_levels(
+        'contributions', measures,
+        ['period_grain', 'period_start', 'stage_name', 'stage_order'],
+        [('median_days_in_stage', median_days_in_stage)]
+    ) }}
 ),
 
 final as (

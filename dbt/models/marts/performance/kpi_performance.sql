@@ -21,9 +21,6 @@
 {%- set money_measures = [
     'won_amount', 'lost_amount', 'revenue', 'cost', 'gross_margin'
 ] %}
-{%- set levels = [
-    ('rep', 'rep_id'), ('team', 'team_id'), ('region', 'region_id'), ('company', 'company_id')
-] %}
 
 with
 
@@ -209,30 +206,8 @@ contributions as (
     select * from pipeline_sums
 ),
 
--- Postgres cannot group by a constant: the company is a column.
-keyed_contributions as (
-    select
-        *,
-        'company' as company_id
-    from contributions
-),
-
 by_level as (
-    {%- for level, key in levels %}
-    select
-        {%- for measure in summed %}
-        sum({{ measure }}) as {{ measure }},
-        {%- endfor %}
-        '{{ level }}' as level,  -- noqa: RF04
-        {{ key }} as member_id,
-        period_grain,
-        period_start
-    from keyed_contributions
-    group by {{ key }}, period_grain, period_start
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {{ roll_up_levels('contributions', summed, ['period_grain', 'period_start']) }}
 ),
 
 joined as (
