@@ -81,6 +81,44 @@ def run_full_refresh(settings: Settings):
     )
 
 
+# --- layers ------------------------------------------------------------------------------------
+# The directory is the layer (make test-fast runs tests/unit alone):
+#   unit       no warehouse built, no dbt run, no server: pure Python, scratch files and loads
+#   warehouse  reads the session-built demo warehouse (demo_pipeline) or runs dbt on DuckDB
+#   e2e        full pipeline runs, Dagster jobs, a real Superset, PostgreSQL
+# Each test gets its layer's marker (-m unit, -m "not e2e"); warehouse and e2e tests are also
+# marked slow. A test module outside the three directories is a collection error.
+LAYERS = ("unit", "warehouse", "e2e")
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_configure(config):
+    for layer in LAYERS:
+        config.addinivalue_line("markers", f"{layer}: a test of tests/{layer} (from its folder)")
+
+
+def pytest_collection_modifyitems(config, items):
+    outside = set()
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        try:
+            layer = path.relative_to(TESTS_DIR).parts[0]
+        except ValueError:  # a test file given from elsewhere: not ours to classify
+            continue
+        if layer not in LAYERS:
+            outside.add(str(path.relative_to(TESTS_DIR.parent)))
+            continue
+        item.add_marker(getattr(pytest.mark, layer))
+        if layer != "unit":
+            item.add_marker(pytest.mark.slow)
+    if outside:
+        raise pytest.UsageError(
+            "test modules outside tests/unit, tests/warehouse, tests/e2e: "
+            + ", ".join(sorted(outside))
+            + " (move each to its layer, see tests/conftest.py)"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _loader_env(monkeypatch):
     """Loads in tests: no dlt telemetry, the committed landing config, the file-based ERP."""
