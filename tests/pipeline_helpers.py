@@ -25,15 +25,21 @@ def generate_and_load(tmp_dir: Path, seed: int, scale: float, as_of: dt.date) ->
 
 def load_landing(tmp_dir: Path, landing: Path) -> Path:
     """Load the extract files under ``landing`` with the dlt pipelines (state in
-    ``tmp_dir/dlt``) into ``tmp_dir/warehouse.duckdb``; returns the warehouse path."""
-    from ingestion.landing_files import crm_source, erp_source
-    from ingestion.pipeline import make_pipeline
+    ``tmp_dir/dlt``) into ``tmp_dir/warehouse.duckdb``, through ``ingestion.pipeline.load``
+    (the load Dagster's dlt assets run); returns the warehouse path."""
+    from ingestion.pipeline import SYSTEMS, load
+    from pilotage.settings import Settings
 
-    warehouse = Path(tmp_dir) / "warehouse.duckdb"
-    for system, source_fn in (("crm", crm_source), ("erp", erp_source)):
-        pipeline = make_pipeline(system, warehouse, Path(tmp_dir) / "dlt")
-        pipeline.run(source_fn(landing)).raise_on_failed_jobs()
-    return warehouse
+    settings = Settings(
+        data_dir=Path(tmp_dir),
+        landing_dir=Path(landing),
+        warehouse_path=Path(tmp_dir) / "warehouse.duckdb",
+        serving_path=Path(tmp_dir) / "serving.duckdb",
+        as_of=dt.date.today(),  # not read by the load
+    )
+    for system in SYSTEMS:
+        load(system, settings, progress=None)
+    return settings.warehouse_path
 
 
 def run_dbt(
