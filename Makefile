@@ -1,11 +1,12 @@
 # pilotage task runner. The two commands of the README:
 #   make demo   install everything, build the warehouse from demo data, serve Superset and Dagster
 #   make test   install everything, lint, run the whole test suite
+# and, while working: make test-fast (ruff and the unit tests, under a minute).
 .DEFAULT_GOAL := help
 UV := .tools/bin/uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install demo refresh test lint format clean
+.PHONY: help install demo refresh test test-fast snapshots lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -27,6 +28,14 @@ lint: install ## ruff and sqlfluff
 
 test: lint ## lint, then the whole test suite
 	@$(RUN) pytest
+
+test-fast: ## ruff and the unit layer (tests/unit: no warehouse, dbt or server), under a minute
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+	@$(RUN) pytest -q tests/unit
+
+snapshots: ## rewrite tests/snapshots (the Dagster asset graph) after an intended change
+	@PILOTAGE_UPDATE_SNAPSHOTS=1 $(RUN) pytest -q tests/warehouse/test_asset_graph.py
 
 format: install ## apply ruff formatting and sqlfluff fixes
 	@$(RUN) ruff format .
