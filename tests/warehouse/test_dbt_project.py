@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -18,8 +16,6 @@ import pytest
 
 from ingestion.contracts import warehouse_type
 from ingestion.extracts import ALL_EXTRACTS
-from pilotage.settings import DBT_PROJECT_DIR as DBT_DIR
-from pilotage.settings import PROJECT_ROOT
 from tests.conftest import AS_OF
 from tests.pipeline_helpers import run_dbt
 
@@ -240,15 +236,5 @@ def test_bad_as_of_date_fails_with_a_clear_message(empty_build, tmp_path):
         )
 
 
-def test_sql_lint_passes():
-    """sqlfluff (dbt templater) over models, macros and tests, run from dbt/ where .sqlfluff is."""
-    done = subprocess.run(
-        [sys.executable, "-m", "sqlfluff", "lint", "models", "macros", "tests"],
-        cwd=DBT_DIR,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, (
-        f"sqlfluff lint failed:\n{done.stdout[-6000:]}{done.stderr[-2000:]}"
-    )
-    assert PROJECT_ROOT.exists()
+# sqlfluff over models, macros and tests is `make lint` (run by `make test` before pytest): not
+# repeated here.
