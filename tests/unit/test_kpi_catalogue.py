@@ -316,12 +316,47 @@ def test_mart_kpi_columns_are_described_by_the_catalogue():
         assert f"pace <= {thresholds['red']}" in columns["status"], model
 
 
-def test_performance_marts_compute_no_ratio_by_hand():
-    """Their ratios all come from kpi() (checked on the compiled SQL below)."""
+def test_performance_marts_compute_their_ratios_through_kpi():
+    """Their ratios all come from kpi() (the compiled SQL: tests/warehouse/
+    test_kpi_catalogue_compiled.py); a zero denominator gives NULL (the formulas below, the marts'
+    rows against the oracle in tests/warehouse/test_kpi_performance.py)."""
     for model in ("kpi_rep_day", "kpi_performance", "kpi_funnel"):
-        sql = _model_sql(model)
-        assert "kpi(" in sql, model
-        assert "nullif" not in sql and " / " not in sql, f"{model} computes a ratio by hand"
+        assert "kpi(" in _model_sql(model), model
+
+
+# Contract types whose zero is a number (the others are NULL in the zero row below).
+NUMERIC_TYPES = ("double", "decimal", "numeric", "bigint", "integer", "int", "float", "real")
+
+
+def test_a_zero_denominator_gives_null_never_an_error():
+    """Behaviour, not the text of the SQL: every KPI formula that divides, over each mart of its
+    grains, gives NULL on a row of zeros (no division-by-zero error, no infinity)."""
+    catalogue = kc.load_catalogue()
+    con = duckdb.connect()
+    # a bare division by zero is NaN here (DuckDB's IEEE default), so NULL proves a safe division
+    bare = con.execute("select sum(x) / sum(x) from (values (0.0::double)) as t(x)").fetchone()[0]
+    assert bare is not None
+    zero_rows: set[str] = set()
+    checked = []
+    for kpi in catalogue["kpis"]:
+        for model in _grain_models(catalogue, kpi):
+            formula = kc.kpi_formula_for(kpi, model)
+            if "/" not in formula:
+                continue
+            if model not in zero_rows:
+                columns = _model_columns(model)
+                _table(con, model, columns)
+                zeros = [
+                    "0" if t.lower().startswith(NUMERIC_TYPES) else "null" for t in columns.values()
+                ]
+                con.execute(f"insert into {model} values ({', '.join(zeros)})")
+                zero_rows.add(model)
+            value = con.execute(f"select {formula} from {model}").fetchone()[0]
+            assert value is None, f"{kpi['name']} on {model}: {value!r} on a zero denominator"
+            checked.append(kpi["name"])
+    # the ratios, rates and durations of the catalogue are all there
+    quotients = {k["name"] for k in catalogue["kpis"] if k["unit"] in kc.QUOTIENT_UNITS}
+    assert quotients <= set(checked), quotients - set(checked)
 
 
 def test_kpi_rep_month_computes_every_kpi_through_the_catalogue():
@@ -341,9 +376,8 @@ def test_kpi_rep_month_computes_every_kpi_through_the_catalogue():
     assert "ref('kpi_objectives')" in sql
     for column in ("attainment", "pace", "status", "prorated_target_to_date"):
         assert re.search(rf"objectives\.{column}\b", sql), column
-    # no hand-written threshold or ratio
+    # no hand-written threshold (ratios: test_a_zero_denominator_gives_null_never_an_error)
     assert not re.search(r"pace\s*[<>]=?\s*[0-9]", sql)
-    assert "nullif" not in sql and " / " not in sql
 
 
 @pytest.mark.parametrize(
@@ -373,7 +407,6 @@ def test_objective_marts_compute_their_kpis_through_the_catalogue(grain, model):
         for level in kc.THRESHOLD_LEVELS:
             assert f"kpi_threshold('pace', '{level}')" in sql
         assert not re.search(r"pace\s*[<>]=?\s*[0-9]", sql)
-        assert "nullif" not in sql and " / " not in sql, "kpi_objectives computes a ratio by hand"
 
 
 class _Exceptions:
