@@ -23,7 +23,6 @@ EXPORT = Path(__file__).resolve().parents[1] / "fixtures" / "crm_exports" / "mav
 # the dataset ends in December 2017: it is read as of the last day of that year
 DATASET_END = dt.date(2017, 12, 31)
 DROP = DATASET_END.strftime("%Y%m%d")
-pytestmark = pytest.mark.slow
 
 
 def _rows(name: str) -> list[dict[str, str]]:

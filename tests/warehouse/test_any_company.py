@@ -396,7 +396,6 @@ def assert_no_problems(problems: list[str], company: Company) -> None:
 # --------------------------------------------------------------------------- the sweep
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("as_of", list(SWEEP), ids=lambda d: d.isoformat())
 def test_as_of_sweep(builds, as_of):
     if as_of == TODAY:
@@ -424,7 +423,6 @@ def _with_examples(test):
     return test
 
 
-@pytest.mark.slow
 @settings(
     max_examples=1,
     deadline=None,

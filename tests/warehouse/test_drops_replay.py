@@ -24,7 +24,6 @@ from ingestion.extracts import ALL_EXTRACTS, Extract
 from tests.conftest import AS_OF, SCALE, SEED, pilotage_env
 from tests.pipeline_helpers import load_landing, run_dbt
 
-pytestmark = pytest.mark.slow
 DAYS = 5
 _NAMING = NamingConvention()
 

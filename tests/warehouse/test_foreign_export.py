@@ -126,7 +126,6 @@ def trip(request, tmp_path_factory) -> RoundTrip:
 # --------------------------------------------------------------------------- the export
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("trip", [()], ids=["demo"], indirect=True)
 def test_the_export_is_a_french_excel_file(trip):
     """The demo's export, as written: what the mapping's format section declares."""
@@ -158,7 +157,6 @@ def french(amount: str) -> Decimal:
 # --------------------------------------------------------------------------- the round trip
 
 
-@pytest.mark.slow
 def test_the_round_trip_is_lossless(trip):
     """Each delivery's converted file holds the records its canonical file held: the same
     (primary key, cursor) versions, every declared column equal as the loader types it."""
@@ -172,7 +170,6 @@ def test_the_round_trip_is_lossless(trip):
             assert not wrong, f"{path}: {wrong[0]} was {want[wrong[0]]}, is {after[wrong[0]]}"
 
 
-@pytest.mark.slow
 def test_only_the_foreign_objects_change(trip):
     """The canonical files of the foreign objects are gone; every other file is as it was, but
     the header-only files the conversion writes for the CRM objects it does not fill."""
@@ -187,7 +184,6 @@ def test_only_the_foreign_objects_change(trip):
         assert not typed_records(extract, trip.landing / path), path
 
 
-@pytest.mark.slow
 def test_the_conversion_counts_what_the_export_holds(trip):
     """Per delivery and object: a row per distinct export line, the repeats collapsed, the total
     line skipped, nothing quarantined; the shape's record says the same."""
@@ -215,7 +211,6 @@ def tree(folder: Path) -> dict[Path, bytes]:
     return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-@pytest.mark.slow
 def test_the_shape_is_deterministic(trip, tmp_path):
     """The same seed and shapes give the same export, mapping and landing files."""
     again = RoundTrip(tmp_path, trip.shapes)
@@ -289,7 +284,6 @@ def oracle_differences(want: Expected, got: Expected) -> list[str]:
     return differences + [name for name in fields if getattr(want, name) != getattr(got, name)]
 
 
-@pytest.mark.slow
 def test_a_company_of_a_foreign_crm_has_the_right_numbers(tmp_path_factory):
     """Conservation from the export to the marts: generate, foreign export and mapping (after
     the drops, so that several deliveries go through it, and activities without a type), dlt,

@@ -38,7 +38,6 @@ OBJECTIVE_COLUMNS = {
     "pace": "pace",
     "status": "status",
 }
-pytestmark = pytest.mark.slow
 
 
 # --------------------------------------------------------------------------- reading extracts

@@ -71,7 +71,6 @@ PIPELINE = (
     "weighted_pipeline",
     "open_in_period_pipeline",
 )
-pytestmark = pytest.mark.slow
 
 
 # ------------------------------------------------------------------------------ calendar

@@ -42,7 +42,6 @@ FACT_OF_METRIC = {
     "new_opportunities": "new_opportunities",
 }
 END_OF_TIME = dt.date(9999, 12, 31)
-pytestmark = pytest.mark.slow
 
 
 # --------------------------------------------------------------------------- calendar
