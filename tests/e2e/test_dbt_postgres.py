@@ -28,8 +28,6 @@ from tests.conftest import (
 )
 from tests.pipeline_helpers import build_demo_warehouse, run_dbt
 
-pytestmark = pytest.mark.slow
-
 PG_TYPES = {
     "VARCHAR": "text",
     "TIMESTAMP WITH TIME ZONE": "timestamptz",

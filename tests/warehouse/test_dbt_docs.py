@@ -6,25 +6,28 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 import yaml
 
 from pilotage.settings import PROJECT_ROOT
 from tests.conftest import AS_OF
-from tests.pipeline_helpers import generate_and_load, run_dbt
+from tests.pipeline_helpers import run_dbt
 
 SUPERSET_ASSETS = PROJECT_ROOT / "superset" / "assets"
 MARTS_IN_SQL = re.compile(r"\bmarts\.\"?(\w+)", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory) -> tuple[dict, dict]:
-    """(manifest, catalog) of `dbt docs generate` against a small built warehouse."""
+def docs(demo_pipeline, tmp_path_factory) -> tuple[dict, dict]:
+    """(manifest, catalog) of `dbt docs generate` against a copy of the session's built demo
+    warehouse (models, seeds and all: no second build; dbt opens the file read-write)."""
+    settings, _ = demo_pipeline
     tmp = tmp_path_factory.mktemp("dbt_docs")
-    warehouse = generate_and_load(tmp, seed=42, scale=0.02, as_of=AS_OF)
+    warehouse = tmp / "warehouse.duckdb"
+    shutil.copyfile(settings.warehouse_path, warehouse)
     target = tmp / "target"
-    run_dbt(["build"], warehouse, AS_OF, target)  # seeds too (holidays, challenges)
     run_dbt(["docs", "generate"], warehouse, AS_OF, target)
     assert (target / "index.html").exists(), "dbt docs generate wrote no index.html"
     manifest = json.loads((target / "manifest.json").read_text())
