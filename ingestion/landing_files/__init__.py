@@ -199,13 +199,7 @@ def quarantine_resource(
         bad_rows.extend(read_quarantine_files(landing_dir, system))
         yield quarantine_table(bad_rows, load_id)
 
-    return dlt.resource(
-        find_bad_rows,
-        name=QUARANTINE_TABLE,
-        primary_key=list(QUARANTINE_KEY),
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns=QUARANTINE_COLUMNS,
-    )
+    return _as_quarantine_resource(find_bad_rows)
 
 
 def empty_quarantine_resource():
@@ -215,8 +209,13 @@ def empty_quarantine_resource():
     def nothing_found() -> Iterator[pa.Table]:
         yield quarantine_table([], dlt.current.load_package_state()["load_id"])
 
+    return _as_quarantine_resource(nothing_found)
+
+
+def _as_quarantine_resource(rows):
+    """The ``quarantine`` table: merged on its key, so a reloaded file's bad rows land once."""
     return dlt.resource(
-        nothing_found,
+        rows,
         name=QUARANTINE_TABLE,
         primary_key=list(QUARANTINE_KEY),
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
