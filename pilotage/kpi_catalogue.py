@@ -313,7 +313,7 @@ def render_dbt_macros(catalogue: dict[str, Any]) -> str:
     lines = [
         "{#-",
         f"    {GENERATED}.",
-        "    Do not edit: change dbt/kpis.yml and regenerate (tests/test_kpi_catalogue.py checks).",
+        "    Do not edit: change dbt/kpis.yml and run `pilotage kpis --write` (make lint checks).",
         "-#}",
         "",
         "{#- The SQL expression that computes a KPI's mart column (its catalogue row_formula). -#}",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import requests
 
-# The dashboards of superset/assets/dashboards (tests/test_superset.py checks the list is complete).
+# The dashboards of superset/assets/dashboards (tests/unit/test_superset_assets.py checks them).
 DASHBOARD_SLUGS = ("sales-performance", "objectives", "challenges")
 
 

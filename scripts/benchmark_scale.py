@@ -17,7 +17,7 @@ beside every step: on a shared machine, other jobs slow the figures down.
         --work-dir /tmp/scale
     .tools/bin/uv run --frozen python scripts/benchmark_scale.py --multiples 67 --profile large
 
-Not part of the test suite (tests/test_benchmark_scale.py only proves it runs at a tiny scale).
+Not part of the test suite (tests/e2e/test_benchmark_scale.py only proves it runs at a tiny scale).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 {#-
     Generated from dbt/kpis.yml by `pilotage kpis --write`.
-    Do not edit: change dbt/kpis.yml and regenerate (tests/test_kpi_catalogue.py checks).
+    Do not edit: change dbt/kpis.yml and run `pilotage kpis --write` (make lint checks).
 -#}
 
 {#- The SQL expression that computes a KPI's mart column (its catalogue row_formula). -#}

@@ -77,7 +77,7 @@ REVENUE_SEASON = {
 # target blind to them puts nearly a third of rep-months below 50 % and a tenth above 170 %;
 # with the commit, attainment spreads like a real sales force's: median near 95 %, most
 # rep-months 60-130 %, weak and strong reps below 50 % and above 150 %, the company within
-# 90-110 % of its year-to-date target (tests/test_generator.py measures it).
+# 90-110 % of its year-to-date target (tests/unit/test_generator.py measures it).
 TEAM_WEIGHT = 0.45
 COMMIT_FLOOR = 0.25  # a month with (almost) nothing committed keeps a quarter of the target
 TARGET_NOISE = 0.1  # lognormal sigma: targets are negotiated, not computed
