@@ -201,7 +201,7 @@
             case when target <> 0 then actual / target end
         {%- endcall -%}
     {%- elif name == 'prorated_target_to_date' -%}
-        sum(case when is_elapsed then daily_target else 0 end)
+        round(sum(case when is_elapsed then daily_target else 0 end), 8)
     {%- elif name == 'pace' -%}
         {%- call round_ratio_of() -%}
             case
@@ -217,7 +217,7 @@
             end
         {%- endcall -%}
     {%- elif name == 'objective_target' -%}
-        sum(daily_target)
+        round(sum(daily_target), 8)
     {%- elif name == 'run_rate_projection' -%}
         case
             when elapsed_working_days > 0

@@ -48,7 +48,8 @@ target_periods_by_source as (
         period_type as target_source,
         {{ kpi('objective_target') }} as target,  -- noqa: RF04
         {{ kpi('prorated_target_to_date') }} as prorated_target_to_date,
-        sum(case when is_elapsed then daily_target_calendar else 0 end)
+        -- the shares' 12-decimal remainders rounded away, as prorated_target_to_date's
+        round(sum(case when is_elapsed then daily_target_calendar else 0 end), 8)
             as prorated_target_to_date_calendar
     from target_days
     group by  -- noqa: RF04
