@@ -1,4 +1,4 @@
-"""Build a demo warehouse for tests: generate extracts, load them with dlt, run dbt.
+"""Warehouse helpers for tests: load extract files with dlt, run dbt on a warehouse.
 
 Plain functions (no pytest fixtures) so any test module can reuse them.
 """
@@ -11,16 +11,6 @@ import subprocess
 from pathlib import Path
 
 from pilotage import dbt
-
-
-def generate_and_load(tmp_dir: Path, seed: int, scale: float, as_of: dt.date) -> Path:
-    """Generate demo extracts into ``tmp_dir/landing`` and load them with the dlt pipelines into
-    ``tmp_dir/warehouse.duckdb`` (schemas raw_crm and raw_erp). Returns the warehouse path."""
-    from ingestion.demo.generator import generate
-
-    landing = Path(tmp_dir) / "landing"
-    generate(landing, seed=seed, scale=scale, as_of=as_of)
-    return load_landing(tmp_dir, landing)
 
 
 def load_landing(tmp_dir: Path, landing: Path) -> Path:
@@ -66,12 +56,3 @@ def run_dbt(
         return dbt.run_dbt([*command, "--target-path", str(target_path)], env=env)
     except dbt.DbtError as exc:
         raise AssertionError(str(exc)) from exc
-
-
-def build_demo_warehouse(tmp_dir: Path, seed: int, scale: float, as_of: dt.date) -> Path:
-    """Demo extracts -> dlt -> ``dbt build`` (models, unit and data tests) in ``tmp_dir``.
-
-    Returns the path of the built warehouse; the extracts are in ``tmp_dir/landing``."""
-    warehouse = generate_and_load(tmp_dir, seed, scale, as_of)
-    run_dbt(["build"], warehouse, as_of, Path(tmp_dir) / "dbt_target")
-    return warehouse

@@ -1,9 +1,9 @@
 """Portability: the same dbt project builds on PostgreSQL (the production profile) and gives the
 same KPI rows as on DuckDB.
 
-The raw tables of a small DuckDB demo warehouse are copied into a scratch Postgres database and
-`dbt build --target postgres` runs there (models, unit tests, contracts, data tests); then every
-mart is compared row by row with the DuckDB build.
+The raw tables of the session's DuckDB demo warehouse are copied into a scratch Postgres
+database and `dbt build --target postgres` runs there (models, unit tests, contracts, data
+tests); then every mart is compared row by row with the DuckDB build.
 
 Needs the dbt-postgres adapter in the environment and a server at PILOTAGE_PG_HOST (default
 127.0.0.1:5432, user postgres). Without the adapter the test is skipped with the reason; without
@@ -26,7 +26,7 @@ from tests.conftest import (
     scratch_postgres_database,
     service_unavailable,
 )
-from tests.pipeline_helpers import build_demo_warehouse, run_dbt
+from tests.pipeline_helpers import run_dbt
 
 PG_TYPES = {
     "VARCHAR": "text",
@@ -97,9 +97,10 @@ def _copy_raw_tables(warehouse, dbname: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def both_builds(scratch_db, tmp_path_factory):
+def both_builds(scratch_db, demo_pipeline, tmp_path_factory):
+    """The session's DuckDB demo build, and the same raw tables built by dbt on PostgreSQL."""
     tmp = tmp_path_factory.mktemp("dbt_postgres")
-    warehouse = build_demo_warehouse(tmp, seed=7, scale=0.1, as_of=AS_OF)
+    warehouse = demo_pipeline[0].warehouse_path
     _copy_raw_tables(warehouse, scratch_db)
     env = {
         "PILOTAGE_DBT_TARGET": "postgres",
