@@ -20,14 +20,12 @@ dbt models downstream do not know which of the two loaded them.
 - Tables are reflected when the pipeline extracts (``defer_table_reflect``): building the source
   (e.g. when Dagster loads its definitions) does not connect to the database.
 
-``erp_source_from_env(landing_dir)`` picks the database when ``PILOTAGE_ERP_DATABASE_URL`` is
-set (a SQLAlchemy URL, ``PILOTAGE_ERP_DATABASE_SCHEMA`` optionally naming its schema), the files
-otherwise.
+``ingestion.pipeline.source_for`` picks the database when the settings have an ERP database
+URL (``PILOTAGE_ERP_DATABASE_URL``, a SQLAlchemy URL; ``PILOTAGE_ERP_DATABASE_SCHEMA`` optionally
+naming its schema), the files otherwise.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import dlt
 import pyarrow as pa
@@ -45,10 +43,8 @@ from ingestion.contracts import (
     version_key,
 )
 from ingestion.extracts import ERP_EXTRACTS, Extract
-from ingestion.landing_files import empty_quarantine_resource, erp_source
+from ingestion.landing_files import empty_quarantine_resource
 
-DATABASE_URL_ENV = "PILOTAGE_ERP_DATABASE_URL"
-DATABASE_SCHEMA_ENV = "PILOTAGE_ERP_DATABASE_SCHEMA"
 CHUNK_SIZE = 10_000
 SOURCE_FILE_PREFIX = "db:"
 
@@ -156,15 +152,3 @@ def erp_database_source(
         resources.append(resource.add_map(_add_lineage(extract.table)))
     # the same raw_erp tables as the files: an (empty) quarantine, values are typed by the database
     return [*resources, empty_quarantine_resource()]
-
-
-def erp_source_from_env(landing_dir: Path):
-    """The ERP source the settings ask for: the database at ``PILOTAGE_ERP_DATABASE_URL`` if set
-    (schema ``PILOTAGE_ERP_DATABASE_SCHEMA`` if set), else the extract files under ``landing_dir``.
-    """
-    from pilotage.settings import load_settings  # the one reader of PILOTAGE_* variables
-
-    settings = load_settings()
-    if settings.erp_database_url:
-        return erp_database_source(settings.erp_database_url, settings.erp_database_schema)
-    return erp_source(landing_dir)

@@ -18,7 +18,7 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.contracts import check_no_variant_columns
-from ingestion.erp_database import erp_source_from_env
+from ingestion.erp_database import erp_database_source
 from ingestion.formats import ExtractFileError
 from ingestion.landing_files import SOURCES
 
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     from pilotage.settings import Settings
 
 SYSTEMS = tuple(SOURCES)
-# Where each system's data comes from: landing files, or for the ERP a live database when
-# PILOTAGE_ERP_DATABASE_URL is set.
-SOURCE_FACTORIES: dict = {**SOURCES, "erp": erp_source_from_env}
 # No usage telemetry to dlthub (and no network attempts on closed machines); opt in by setting it.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # Empty dlt's merge staging tables after each load: the raw_* schemas hold the data.
@@ -68,7 +65,9 @@ def source_for(system: str, settings: Settings):
     live database), or empty raw tables when the company does not have it (PILOTAGE_SOURCES)."""
     if system not in settings.sources:
         return SOURCES[system](settings.landing_dir, enabled=False)
-    return SOURCE_FACTORIES[system](settings.landing_dir)
+    if system == "erp" and settings.erp_database_url:
+        return erp_database_source(settings.erp_database_url, settings.erp_database_schema)
+    return SOURCES[system](settings.landing_dir, landing_config=settings.landing_config)
 
 
 def load(system: str, settings: Settings, *, source=None, progress: str | None = "log") -> LoadInfo:

@@ -15,6 +15,7 @@ PostgreSQL case is skipped loudly, except under CI=true where it fails.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -26,14 +27,13 @@ import sqlalchemy as sa
 from ingestion.demo.erp_seed_database import erp_metadata, populate_erp_database
 from ingestion.demo.generator import generate
 from ingestion.erp_database import (
-    DATABASE_URL_ENV,
     ErpDatabaseError,
     erp_database_source,
-    erp_source_from_env,
 )
 from ingestion.extracts import ERP_EXTRACTS
 from ingestion.landing_files import erp_source
-from ingestion.pipeline import make_pipeline
+from ingestion.pipeline import make_pipeline, source_for
+from pilotage.settings import load_settings
 from tests.conftest import AS_OF, PG, scratch_postgres_database
 
 TABLES = [extract.table for extract in ERP_EXTRACTS]
@@ -211,13 +211,15 @@ def test_a_missing_column_names_table_and_column(demo, tmp_path):
     assert "products" in str(error) and "list_price" in str(error)
 
 
-def test_erp_source_from_env(demo, monkeypatch, tmp_path):
+def test_the_settings_pick_the_erp_database_or_the_files(demo, tmp_path):
+    """``source_for`` reads the ERP from the database the settings name, else from the files."""
     empty_landing = tmp_path / "landing"
-    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
-    files = erp_source_from_env(empty_landing)
+    settings = load_settings(environ={}, data_dir=str(tmp_path), as_of=AS_OF.isoformat())
+    settings = dataclasses.replace(settings, landing_dir=empty_landing)
+    files = source_for("erp", settings)
     url = f"sqlite:///{tmp_path / 'erp.db'}"
-    monkeypatch.setenv(DATABASE_URL_ENV, url)
-    database = erp_source_from_env(empty_landing)
+    with_database = dataclasses.replace(settings, erp_database_url=url)
+    database = source_for("erp", with_database)
     assert not (tmp_path / "erp.db").exists(), "building the source must not connect"
     assert files.name == database.name == "erp"
     assert list(files.resources) == list(database.resources) == RESOURCES
@@ -225,6 +227,6 @@ def test_erp_source_from_env(demo, monkeypatch, tmp_path):
     populate_erp_database(demo["landing"], url)
     warehouse = tmp_path / "warehouse.duckdb"
     pipeline = make_pipeline("erp", warehouse, tmp_path / "dlt")
-    pipeline.run(erp_source_from_env(empty_landing).with_resources("customers"))
+    pipeline.run(source_for("erp", with_database).with_resources("customers"))
     loaded = _query(warehouse, "select _source_file, count(*) from raw_erp.customers group by 1")
     assert loaded == [("db:customers", demo["csv_rows"]["customers"])]
