@@ -25,7 +25,7 @@ import yaml
 
 from pilotage.generated_files import Drift, relative, sync_file
 from pilotage.kpi_catalogue import NAME
-from pilotage.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from pilotage.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 
 CHALLENGES_DIR = PROJECT_ROOT / "challenges"
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds" / "challenges"
@@ -449,12 +449,9 @@ def replay_dbt_args(challenge: dict[str, Any], start: dt.date, end: dt.date) -> 
     ]
 
 
-def replay(
-    name: str, start: dt.date, end: dt.date, warehouse: Path, as_of: dt.date
-) -> list[tuple[Any, ...]]:
+def replay(name: str, start: dt.date, end: dt.date, settings: Settings) -> list[tuple[Any, ...]]:
     """Score the challenge ``name`` on [start, end] (e.g. a past period, before its launch) in
-    the DuckDB ``warehouse``; returns its standings rows (see STANDINGS_COLUMNS)."""
-    import os
+    the settings' DuckDB warehouse; returns its standings rows (see STANDINGS_COLUMNS)."""
     import tempfile
 
     import duckdb
@@ -467,13 +464,9 @@ def replay(
     args = replay_dbt_args(challenges[name], start, end)
     # Its own target folder: dbt/target/manifest.json (read by Dagster) keeps the live schemas.
     with tempfile.TemporaryDirectory(prefix="pilotage-replay-") as target:
-        env = {
-            **os.environ,
-            "PILOTAGE_WAREHOUSE_PATH": str(warehouse),
-            "PILOTAGE_AS_OF": as_of.isoformat(),
-            "DBT_LOG_PATH": target,
-        }
+        env = {**settings.subprocess_env(), "DBT_LOG_PATH": target}
         run_dbt([*args, "--target-path", target], env=env)
+    warehouse = settings.warehouse_path
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(STANDINGS_QUERY, [name]).fetchall()
 

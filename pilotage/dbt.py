@@ -32,10 +32,6 @@ def vars_args(settings: Settings | None) -> list[str]:
     return ["--vars", json.dumps(dbt_vars(settings))] if settings is not None else []
 
 
-def _env(settings: Settings | None) -> dict[str, str] | None:
-    return settings.subprocess_env() if settings is not None else None
-
-
 def run_dbt(args: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
     """``dbt <args>`` with this environment's dbt on the repository's dbt project."""
     cmd = [sys.executable, "-m", "dbt.cli.main", *args]
@@ -54,7 +50,8 @@ def run_dbt(args: list[str], env: Mapping[str, str] | None = None) -> subprocess
 def parse_project(settings: Settings | None = None) -> None:
     """A fresh dbt/target/manifest.json: Dagster reads it, and a stale one misses new models
     (the run then fails with a KeyError on the model)."""
-    run_dbt(["parse", "--quiet", *vars_args(settings)], _env(settings))
+    env = settings.subprocess_env() if settings else None
+    run_dbt(["parse", "--quiet", *vars_args(settings)], env)
 
 
 def check_project(settings: Settings) -> subprocess.CompletedProcess:

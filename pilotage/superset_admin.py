@@ -31,9 +31,9 @@ class SupersetError(RuntimeError):
     """Superset could not be set up or started; the message says what to do."""
 
 
-def superset_venv(settings: Settings | None = None) -> Path:
+def superset_venv() -> Path:
     """Superset's own environment (PILOTAGE_SUPERSET_VENV, default ./.venv-superset)."""
-    return (settings or load_settings()).superset_venv
+    return load_settings().superset_venv
 
 
 def superset_home(settings: Settings) -> Path:
@@ -110,10 +110,10 @@ def admin_credentials(settings: Settings) -> tuple[str, str]:
 
 
 def superset_env(settings: Settings) -> dict[str, str]:
-    """The full environment for a Superset subprocess: os.environ plus pilotage's settings (the
-    PILOTAGE_* variables superset/superset_config.py reads: PILOTAGE_ENV, PILOTAGE_DATA_DIR...)."""
-    env = dict(os.environ)
-    env.update(settings.to_env())
+    """The full environment for a Superset subprocess: the settings' subprocess environment (the
+    PILOTAGE_* variables superset/superset_config.py reads: PILOTAGE_ENV, PILOTAGE_DATA_DIR...)
+    with Superset's own variables and its environment's bin/ first on PATH."""
+    env = settings.subprocess_env()
     home = superset_home(settings)
     venv = settings.superset_venv
     env.update(
@@ -121,8 +121,6 @@ def superset_env(settings: Settings) -> dict[str, str]:
         SUPERSET_HOME=str(home),
         PYTHONPATH=str(SUPERSET_DIR),
         FLASK_APP="superset.app:create_app()",
-        PILOTAGE_SERVING_PATH=str(settings.serving_path),
-        PILOTAGE_DATA_DIR=str(settings.data_dir),
         SUPERSET_ADMIN_USERNAME=env.get("SUPERSET_ADMIN_USERNAME") or "admin",
         VIRTUAL_ENV=str(venv),
         PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",

@@ -79,8 +79,7 @@ def replay(challenge: str, period_start: dt.datetime, period_end: dt.datetime) -
             challenge,
             period_start.date(),
             period_end.date(),
-            settings.warehouse_path,
-            settings.as_of,
+            settings,
         )
     except (ChallengeError, DbtError) as exc:
         raise click.ClickException(str(exc)) from exc

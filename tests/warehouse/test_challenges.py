@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from pilotage import challenges
+from pilotage.settings import load_settings
 from tests.conftest import AS_OF
 
 # ------------------------------------------------- standings recomputed from the extract files
@@ -272,7 +273,8 @@ def test_replay_scores_a_past_period_and_leaves_the_marts_alone(
     start, end = dt.date(2026, 6, 1), dt.date(2026, 6, 28)
     before = _mart_standings(warehouse, name)
 
-    rows = challenges.replay(name, start, end, warehouse, AS_OF)
+    settings = load_settings(environ={}, data_dir=str(copy_of_demo_data), as_of=str(AS_OF))
+    rows = challenges.replay(name, start, end, settings)
 
     expected = expected_standings(extracts, challenge, start, end)
     replayed = _mart_standings(warehouse, name, schema=challenges.REPLAY_SCHEMA)
