@@ -49,10 +49,12 @@ def map_crm(
 
 def _map_crm(name: str, export_dir: Path, landing_dir: Path, drop: str) -> None:
     from ingestion.mapping import convert, coverage_report, load_mapping, resolve_mapping
+    from pilotage.kpi_catalogue import load_catalogue
 
     mapping = load_mapping(resolve_mapping(name))
+    catalogue = load_catalogue()
     step(f"what the KPIs need (dbt/kpis.yml) and what mapping {mapping.name} fills")
-    before = coverage_report(mapping)
+    before = coverage_report(mapping, catalogue=catalogue)
     echo_lines(before.lines())
     step(f"converting the export in {export_dir} into {landing_dir} (drop {drop})")
     result = convert(mapping, export_dir, landing_dir, drop)
@@ -60,7 +62,7 @@ def _map_crm(name: str, export_dir: Path, landing_dir: Path, drop: str) -> None:
         click.echo(f"    {count_name}: {rows:,}")
     if result.bad_rows:
         _echo_quarantine(result)
-    after = coverage_report(mapping, result.filled)
+    after = coverage_report(mapping, result.filled, catalogue)
     if after.lines() != before.lines():
         step("coverage of this export (mapped columns that came out empty count as missing)")
         echo_lines(after.lines())

@@ -140,9 +140,23 @@ def refresh(as_of: str | None, data_dir: str | None) -> None:
     run_refresh(settings_for(as_of, data_dir))
 
 
+def has_extracts(settings: Settings) -> bool:
+    """Whether the company's sources have something to load: extract files of any declared format
+    under the landing folder, or the ERP's live database."""
+    from ingestion.extracts import ALL_EXTRACTS
+
+    if "erp" in settings.sources and settings.erp_database_url:
+        return True
+    return any(
+        extract.files(settings.landing_dir)
+        for extract in ALL_EXTRACTS
+        if extract.system in settings.sources
+    )
+
+
 def run_refresh(settings: Settings) -> None:
     """The full_refresh job of dagster_project, in this process, recorded in $DAGSTER_HOME."""
-    if not any(settings.landing_dir.glob("*/*/*.csv")):
+    if not has_extracts(settings):
         fail(
             f"No extract files under {settings.landing_dir}. Generate demo data with "
             "`pilotage generate`, or drop your CRM/ERP extracts there (see ingestion/README.md)."
@@ -282,7 +296,7 @@ def demo(
 
     settings = settings_for(as_of, data_dir)
     started = time.monotonic()
-    if regenerate or not any(settings.landing_dir.glob("*/*/*.csv")):
+    if regenerate or not has_extracts(settings):
         _generate(settings, seed, scale, clean=regenerate)
     else:
         click.echo(f"    keeping the extracts already in {settings.landing_dir}")
