@@ -10,7 +10,6 @@ the mapping code.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import duckdb
 import pytest
 
 from ingestion.mapping import MAPPINGS_DIR, convert, convert_export
+from tests.pipeline_helpers import load_landing
 from tests.unit.test_crm_mappings import (
     DROP,
     FIXTURES,
@@ -28,23 +28,17 @@ from tests.unit.test_crm_mappings import (
 )
 
 
-def load_landing(landing: Path, tmp: Path) -> duckdb.DuckDBPyConnection:
-    """Load a landing folder with the real CRM pipeline; the warehouse, read-only."""
-    os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
-    from ingestion.landing_files import crm_source
-    from ingestion.pipeline import make_pipeline
-
-    warehouse = tmp / "warehouse.duckdb"
-    pipeline = make_pipeline("crm", warehouse, tmp / "dlt")
-    pipeline.run(crm_source(landing)).raise_on_failed_jobs()
-    return duckdb.connect(str(warehouse), read_only=True)
+def load_warehouse(landing: Path, tmp: Path) -> duckdb.DuckDBPyConnection:
+    """Load a landing folder with the real pipeline (the load Dagster runs); the warehouse,
+    read-only."""
+    return duckdb.connect(str(load_landing(tmp, landing)), read_only=True)
 
 
 def convert_and_load(crm: str, tmp: Path) -> tuple[dict[str, int], duckdb.DuckDBPyConnection]:
     """Convert the fixture export of ``crm`` and load it with the real CRM pipeline."""
     landing = tmp / "landing"
     counts = convert_export(MAPPINGS_DIR / f"{crm}.yaml", FIXTURES / crm, landing, DROP)
-    return counts, load_landing(landing, tmp)
+    return counts, load_warehouse(landing, tmp)
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, *params):
@@ -336,11 +330,11 @@ def test_bad_values_are_quarantined_listed_and_loaded_once(tmp_path):
     # the real CRM source loads the bad values into raw_crm.quarantine, and a re-run of the same
     # drop (converted and loaded again) does not duplicate them
     sql = "select source_file, line, object, field, value from raw_crm.quarantine"
-    con = load_landing(landing, tmp_path)
+    con = load_warehouse(landing, tmp_path)
     assert set(con.execute(sql).fetchall()) == listed
     con.close()
     assert convert(MAPPINGS_DIR / "hubspot.yaml", export, landing, DROP).counts == counts
-    con = load_landing(landing, tmp_path)
+    con = load_warehouse(landing, tmp_path)
     assert sorted(con.execute(sql).fetchall(), key=str) == sorted(listed, key=str)
     assert scalar(con, "select count(*) from raw_crm.opportunities") == len(deals) - 3
     con.close()
