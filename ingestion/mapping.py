@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
@@ -51,6 +51,9 @@ from ingestion.export_format import (
 )
 from ingestion.extracts import CRM_EXTRACTS, Extract
 from ingestion.quarantine import QUARANTINE_FILE_COLUMNS, ROW_FIELD, BadRow, quarantine_folder
+
+if TYPE_CHECKING:
+    from pilotage.kpi_catalogue import Catalogue, DataRequirement
 
 __all__ = [
     "Conversion",
@@ -1259,10 +1262,10 @@ def _wrapped(text: str, bullet: str) -> list[str]:
 
 
 def _requirement_reasons(
-    mapping: Mapping, needs: dict[str, list[str]], filled: dict[str, set[str]] | None
+    mapping: Mapping, requirement: DataRequirement, filled: dict[str, set[str]] | None
 ) -> tuple[str, ...]:
     reasons = []
-    for obj, columns in needs.items():
+    for obj, columns in requirement.needs.items():
         if obj not in mapping.objects:
             reasons.append(f"{obj} is not mapped")
             continue
@@ -1284,7 +1287,7 @@ def _requirement_reasons(
 def coverage_report(
     mapping: Mapping | Path | str,
     filled: dict[str, set[str]] | None = None,
-    catalogue: dict[str, Any] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> CoverageReport:
     """Which data requirements and KPIs of the catalogue (``dbt/kpis.yml``) the mapping fills.
 
@@ -1292,22 +1295,22 @@ def coverage_report(
     ``filled`` (``Conversion.filled``, after a conversion), has a value on some row of this
     export; ERP requirements are the ERP extracts' business. A KPI is supported when every CRM
     requirement it ``requires`` is met."""
-    from pilotage.kpi_catalogue import data_requirements, kpi_requirements, load_catalogue
+    from pilotage.kpi_catalogue import load_catalogue
 
     catalogue = catalogue if catalogue is not None else load_catalogue()
     mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     requirements = {}
-    for name, requirement in data_requirements(catalogue).items():
+    for name, requirement in catalogue.data_requirements.items():
         reasons = ()
-        if requirement["system"] == "crm":
-            reasons = _requirement_reasons(mapping, requirement["needs"], filled)
-        missing = " ".join(str(requirement["missing"]).split())
-        requirements[name] = RequirementCoverage(name, requirement["system"], reasons, missing)
+        if requirement.system == "crm":
+            reasons = _requirement_reasons(mapping, requirement, filled)
+        missing = " ".join(requirement.missing.split())
+        requirements[name] = RequirementCoverage(name, requirement.system, reasons, missing)
     kpis = {}
-    for kpi, names in kpi_requirements(catalogue).items():
+    for kpi in catalogue.kpis:
         missing = tuple(
-            n for n in names if requirements[n].system == "crm" and not requirements[n].met
+            n for n in kpi.requires if requirements[n].system == "crm" and not requirements[n].met
         )
-        erp = tuple(n for n in names if requirements[n].system == "erp")
-        kpis[kpi] = KpiCoverage(kpi, missing, erp)
+        erp = tuple(n for n in kpi.requires if requirements[n].system == "erp")
+        kpis[kpi.name] = KpiCoverage(kpi.name, missing, erp)
     return CoverageReport(mapping.name, requirements, kpis)

@@ -11,6 +11,9 @@ The catalogue defines every KPI once. This module validates it and generates:
   only the KPIs' metrics change, every other key (UUIDs, columns, other metrics) is kept;
 - ``docs/kpis.md``, the KPI reference page.
 
+``load_catalogue`` validates the YAML (every problem at once) and builds the typed, immutable
+``Catalogue`` the generators read.
+
 ``pilotage kpis --check`` exits 1 when a derived file differs from what the catalogue generates
 (drift) or the catalogue is invalid; ``pilotage kpis --write`` regenerates the files. The drift
 machinery is shared with the challenges (pilotage/generated_files.py).
@@ -20,8 +23,10 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -95,38 +100,189 @@ class CatalogueError(ValueError):
     """The catalogue is invalid; the message lists every problem."""
 
 
+# ------------------------------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A text in each of the dashboards' languages (LANGUAGES)."""
+
+    en: str
+    fr: str
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Green at or better than ``green``, red at or worse than ``red``, amber strictly in between
+    ("better" follows the KPI's direction)."""
+
+    red: float
+    green: float
+
+
+@dataclass(frozen=True)
+class Grain:
+    """A grain of the marts: the mart model whose rows are at that grain, and what a row is."""
+
+    model: str
+    description: str
+
+
+@dataclass(frozen=True)
+class DataRequirement:
+    """What the delivered data must hold for the KPIs that require it: the canonical objects and
+    columns it ``needs`` (ingestion/extracts.py), the SQL true when the warehouse holds it
+    (``present``) and the reason shown when it does not (``missing``)."""
+
+    label: str
+    system: str  # one of SYSTEMS
+    needs: Mapping[str, tuple[str, ...]]
+    present: str
+    missing: str
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A KPI of the catalogue; its fields are documented at the top of dbt/kpis.yml."""
+
+    name: str
+    label: Localized
+    description: str
+    formula: str
+    row_formula: str | None
+    row_source: str
+    grains: tuple[str, ...]  # the grains whose marts carry the KPI (YAML `grain`: one or a list)
+    column: str  # the marts' column carrying the KPI: YAML `column`, else the name
+    unit: str
+    format: str
+    direction: str
+    additive: bool
+    requires: tuple[str, ...]  # the data requirements the KPI is computed from
+    thresholds: Thresholds | None
+    superset: Mapping[str, str | None]  # Superset dataset -> expression replacing `formula`
+
+    def formula_for(self, model: str) -> str:
+        """The aggregate formula over ``model``'s columns: the ``superset`` expression for that
+        model when it names the columns otherwise (kpi_rep_month's revenue and revenue_target
+        for kpi_objectives' actual and target), else ``formula``."""
+        return _one_line(self.superset.get(model) or self.formula)
+
+    @property
+    def is_rounded(self) -> bool:
+        """Whether the KPI's column is a quotient, rounded by the one rule (dbt macro
+        round_ratio: 6 decimals, half away from zero) before any threshold reads it: a ratio,
+        rate or duration, or any other KPI that is not a sum and divides."""
+        if self.unit in QUOTIENT_UNITS:
+            return True
+        return not self.additive and "/" in (self.row_formula or "")
+
+    @property
+    def doc_block_name(self) -> str:
+        """The dbt doc block describing the KPI's mart columns (marts/_kpi_catalogue.md)."""
+        return f"kpi_{self.name}"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """dbt/kpis.yml, validated. Its mappings keep the file's order, which the generated files
+    follow."""
+
+    grains: Mapping[str, Grain]
+    datasets_dir: Path  # superset.datasets_dir: the Superset datasets carrying the KPIs' metrics
+    other_metrics: Mapping[str, tuple[str, ...]]  # per dataset, its saved metrics that are no KPI
+    data_requirements: Mapping[str, DataRequirement]
+    kpis: tuple[Kpi, ...]
+
+
 # ---------------------------------------------------------------------------------- catalogue
 
 
-def load_catalogue(path: Path | None = None) -> dict[str, Any]:
-    """The catalogue (default: dbt/kpis.yml) as a dict, validated (raises CatalogueError)."""
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    """The catalogue (default: dbt/kpis.yml), validated (raises CatalogueError)."""
     path = path or CATALOGUE_PATH
-    catalogue = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    errors = validate_catalogue(catalogue)
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return parse_catalogue(raw, where=relative(path))
+
+
+def parse_catalogue(raw: Any, where: str = "dbt/kpis.yml") -> Catalogue:
+    """The catalogue built from its YAML data; raises CatalogueError listing every problem."""
+    errors = validate_catalogue(raw)
     if errors:
-        raise CatalogueError(f"{relative(path)} is invalid:\n  " + "\n  ".join(errors))
-    return catalogue
+        raise CatalogueError(f"{where} is invalid:\n  " + "\n  ".join(errors))
+    superset, grains = raw["superset"], raw.get("grains") or {}
+    others = superset.get("other_metrics") or {}
+    return Catalogue(
+        grains=MappingProxyType(
+            {name: Grain(g["model"], g.get("description", "")) for name, g in grains.items()}
+        ),
+        datasets_dir=Path(superset["datasets_dir"]),
+        other_metrics=MappingProxyType({name: tuple(m or ()) for name, m in others.items()}),
+        data_requirements=MappingProxyType(
+            {name: _requirement(r) for name, r in raw["data_requirements"].items()}
+        ),
+        kpis=tuple(_kpi(kpi) for kpi in raw["kpis"]),
+    )
 
 
-def validate_catalogue(catalogue: Any) -> list[str]:
-    """Every problem of the catalogue, as messages (empty: valid)."""
-    if not isinstance(catalogue, dict) or not isinstance(catalogue.get("kpis"), list):
+def _requirement(raw: dict[str, Any]) -> DataRequirement:
+    """The model of a valid data requirement entry."""
+    return DataRequirement(
+        label=raw["label"],
+        system=raw["system"],
+        needs=MappingProxyType({obj: tuple(cols or ()) for obj, cols in raw["needs"].items()}),
+        present=raw["present"],
+        missing=raw["missing"],
+    )
+
+
+def _grain_names(kpi: dict[str, Any]) -> list[Any]:
+    """A KPI entry's ``grain``: one grain or a list of them."""
+    return kpi["grain"] if isinstance(kpi["grain"], list) else [kpi["grain"]]
+
+
+def _kpi(raw: dict[str, Any]) -> Kpi:
+    """The model of a valid KPI entry."""
+    thresholds = raw["thresholds"]
+    return Kpi(
+        name=raw["name"],
+        label=Localized(**raw["label"]),
+        description=raw["description"],
+        formula=raw["formula"],
+        row_formula=raw["row_formula"],
+        row_source=raw["row_source"],
+        grains=tuple(_grain_names(raw)),
+        column=raw.get("column") or raw["name"],
+        unit=raw["unit"],
+        format=raw["format"],
+        direction=raw["direction"],
+        additive=raw["additive"],
+        requires=tuple(raw["requires"]),
+        thresholds=Thresholds(**thresholds) if thresholds is not None else None,
+        superset=MappingProxyType(
+            {name: (o or {}).get("expression") for name, o in raw["superset"].items()}
+        ),
+    )
+
+
+def validate_catalogue(raw: Any) -> list[str]:
+    """Every problem of the catalogue's YAML data, as messages (empty: valid)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("kpis"), list):
         return ["the catalogue must be a mapping with a list `kpis`"]
     errors: list[str] = []
-    grains = catalogue.get("grains") or {}
+    grains = raw.get("grains") or {}
     if not isinstance(grains, dict) or not all(
         isinstance(g, dict) and g.get("model") for g in grains.values()
     ):
         errors.append("`grains` must map each grain to {model, description}")
         grains = {}
-    settings = catalogue.get("superset") or {}
+    settings = raw.get("superset") or {}
     if not settings.get("datasets_dir"):
         errors.append("`superset.datasets_dir` is missing")
-    requirements = catalogue.get("data_requirements")
+    requirements = raw.get("data_requirements")
     errors += _requirement_errors(requirements)
     known_requirements = set(requirements) if isinstance(requirements, dict) else set()
     names: set[str] = set()
-    for index, kpi in enumerate(catalogue["kpis"]):
+    for index, kpi in enumerate(raw["kpis"]):
         if not isinstance(kpi, dict):
             errors.append(f"kpis[{index}] is not a mapping")
             continue
@@ -162,7 +318,7 @@ def validate_catalogue(catalogue: Any) -> list[str]:
             errors.append(f"{where}: formula averages (use a ratio of sums)")
         if kpi["row_formula"] is not None and not str(kpi["row_formula"]).strip():
             errors.append(f"{where}: row_formula must be SQL or null")
-        kpi_grain_names = kpi["grain"] if isinstance(kpi["grain"], list) else [kpi["grain"]]
+        kpi_grain_names = _grain_names(kpi)
         if not kpi_grain_names or len(set(kpi_grain_names)) != len(kpi_grain_names):
             errors.append(f"{where}: grain must be a grain or a list of distinct grains")
         for grain in kpi_grain_names:
@@ -244,18 +400,6 @@ def _requirement_errors(requirements: Any) -> list[str]:
     return errors
 
 
-def data_requirements(catalogue: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-    """The data requirements by name: label, system, needs {object: [columns]}, present, missing."""
-    catalogue = catalogue if catalogue is not None else load_catalogue()
-    return dict(catalogue["data_requirements"])
-
-
-def kpi_requirements(catalogue: dict[str, Any] | None = None) -> dict[str, list[str]]:
-    """Per KPI name, the data requirements it is computed from."""
-    catalogue = catalogue if catalogue is not None else load_catalogue()
-    return {kpi["name"]: list(kpi["requires"]) for kpi in catalogue["kpis"]}
-
-
 def _threshold_errors(thresholds: Any, direction: str) -> list[str]:
     if thresholds is None:
         return []
@@ -273,29 +417,6 @@ def _threshold_errors(thresholds: Any, direction: str) -> list[str]:
     return []
 
 
-def kpis_by_name(catalogue: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {kpi["name"]: kpi for kpi in catalogue["kpis"]}
-
-
-def kpi_grains(kpi: dict[str, Any]) -> list[str]:
-    """The grains (keys of the catalogue's ``grains``) whose marts carry the KPI as a column:
-    ``grain`` is one grain or a list of them."""
-    return list(kpi["grain"]) if isinstance(kpi["grain"], list) else [kpi["grain"]]
-
-
-def kpi_formula_for(kpi: dict[str, Any], model: str) -> str:
-    """The KPI's aggregate formula over ``model``'s columns: its ``superset`` expression for that
-    model when it names the columns otherwise (kpi_rep_month's revenue and revenue_target for
-    kpi_objectives' actual and target), else ``formula``."""
-    override = (kpi["superset"].get(model) or {}).get("expression")
-    return _one_line(override or kpi["formula"])
-
-
-def kpi_column(kpi: dict[str, Any]) -> str:
-    """The column of the grains' marts that carries the KPI: ``column``, else its name."""
-    return kpi.get("column") or kpi["name"]
-
-
 # ---------------------------------------------------------------------------------------- dbt
 
 
@@ -307,9 +428,9 @@ def _number(value: float) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
-def render_dbt_macros(catalogue: dict[str, Any]) -> str:
+def render_dbt_macros(catalogue: Catalogue) -> str:
     """dbt/macros/_kpi_catalogue.sql: ``kpi(name)`` and ``kpi_threshold(name, level)``."""
-    with_row = [kpi for kpi in catalogue["kpis"] if kpi["row_formula"] is not None]
+    with_row = [kpi for kpi in catalogue.kpis if kpi.row_formula is not None]
     lines = [
         "{#-",
         f"    {GENERATED}.",
@@ -321,9 +442,9 @@ def render_dbt_macros(catalogue: dict[str, Any]) -> str:
     ]
     for index, kpi in enumerate(with_row):
         keyword = "if" if index == 0 else "elif"
-        lines.append(f"    {{%- {keyword} name == {_jinja_string(kpi['name'])} -%}}")
-        formula = kpi["row_formula"].strip()
-        if is_rounded(kpi):
+        lines.append(f"    {{%- {keyword} name == {_jinja_string(kpi.name)} -%}}")
+        formula = kpi.row_formula.strip()
+        if kpi.is_rounded:
             lines.append("        {%- call round_ratio_of() -%}")
             lines += [f"            {line}".rstrip() for line in formula.splitlines()]
             lines.append("        {%- endcall -%}")
@@ -341,14 +462,14 @@ def render_dbt_macros(catalogue: dict[str, Any]) -> str:
         "{% macro kpi_threshold(name, level) -%}",
         "    {%- set thresholds = {",
     ]
-    with_thresholds = [kpi for kpi in catalogue["kpis"] if kpi["thresholds"]]
+    with_thresholds = [kpi for kpi in catalogue.kpis if kpi.thresholds]
     for index, kpi in enumerate(with_thresholds):
         levels = ", ".join(
-            f"{_jinja_string(level)}: {_number(kpi['thresholds'][level])}"
+            f"{_jinja_string(level)}: {_number(getattr(kpi.thresholds, level))}"
             for level in THRESHOLD_LEVELS
         )
         comma = "," if index < len(with_thresholds) - 1 else ""
-        lines.append(f"        {_jinja_string(kpi['name'])}: {{{levels}}}{comma}")
+        lines.append(f"        {_jinja_string(kpi.name)}: {{{levels}}}{comma}")
     lines += [
         "    } -%}",
         "    {%- if name not in thresholds or level not in thresholds[name] -%}",
@@ -363,22 +484,22 @@ def render_dbt_macros(catalogue: dict[str, Any]) -> str:
     return "\n".join(lines + _requirement_macros(catalogue))
 
 
-def _requirement_macros(catalogue: dict[str, Any]) -> list[str]:
+def _requirement_macros(catalogue: Catalogue) -> list[str]:
     """``kpi_requires(name)``, ``data_requirements()`` and ``data_requirement_present(name)``."""
-    kpis = catalogue["kpis"]
-    requirements = catalogue["data_requirements"]
+    kpis = catalogue.kpis
+    requirements = catalogue.data_requirements
     lines = [
         "{#- Every KPI: name, labels and the data requirements it is computed from. -#}",
         "{% macro kpi_catalogue() -%}",
         "    {{ return([",
     ]
     for index, kpi in enumerate(kpis):
-        names = ", ".join(_jinja_string(r) for r in kpi["requires"])
+        names = ", ".join(_jinja_string(r) for r in kpi.requires)
         comma = "," if index < len(kpis) - 1 else ""
         lines.append(
-            f"        {{'name': {_jinja_string(kpi['name'])}, "
-            f"'label_en': {_jinja_string(kpi['label']['en'])}, "
-            f"'label_fr': {_jinja_string(kpi['label']['fr'])}, "
+            f"        {{'name': {_jinja_string(kpi.name)}, "
+            f"'label_en': {_jinja_string(kpi.label.en)}, "
+            f"'label_fr': {_jinja_string(kpi.label.fr)}, "
             f"'requires': [{names}]}}{comma}"
         )
     lines += [
@@ -405,9 +526,9 @@ def _requirement_macros(catalogue: dict[str, Any]) -> list[str]:
             f"{_jinja_string(key)}: {_jinja_string(_one_line(value))}"
             for key, value in (
                 ("name", name),
-                ("label", requirement["label"]),
-                ("system", requirement["system"]),
-                ("missing", requirement["missing"]),
+                ("label", requirement.label),
+                ("system", requirement.system),
+                ("missing", requirement.missing),
             )
         )
         lines.append(f"        {{{fields}}}{comma}")
@@ -421,7 +542,7 @@ def _requirement_macros(catalogue: dict[str, Any]) -> list[str]:
     for index, (name, requirement) in enumerate(requirements.items()):
         keyword = "if" if index == 0 else "elif"
         lines.append(f"    {{%- {keyword} name == {_jinja_string(name)} -%}}")
-        present = requirement["present"].strip().splitlines()
+        present = requirement.present.strip().splitlines()
         lines += [f"        {line}".rstrip() for line in present]
     lines += [
         "    {%- else -%}",
@@ -435,30 +556,16 @@ def _requirement_macros(catalogue: dict[str, Any]) -> list[str]:
     return lines
 
 
-def is_rounded(kpi: dict[str, Any]) -> bool:
-    """Whether the KPI's column is a quotient, rounded by the one rule (dbt macro round_ratio:
-    6 decimals, half away from zero) before any threshold reads it: a ratio, rate or duration,
-    or any other KPI that is not a sum and divides."""
-    if kpi["unit"] in QUOTIENT_UNITS:
-        return True
-    formula = kpi["row_formula"] or ""
-    return not kpi["additive"] and "/" in formula
-
-
-def doc_block_name(kpi: dict[str, Any]) -> str:
-    return f"kpi_{kpi['name']}"
-
-
-def render_dbt_docs(catalogue: dict[str, Any]) -> str:
+def render_dbt_docs(catalogue: Catalogue) -> str:
     """dbt doc blocks, one per KPI, for the marts' column descriptions."""
     out = [f"<!-- {GENERATED}. Do not edit: change dbt/kpis.yml. -->"]
-    for kpi in catalogue["kpis"]:
-        text = _one_line(kpi["description"])
-        text += f" Over several rows: `{_one_line(kpi['formula'])}`."
-        if kpi["thresholds"]:
+    for kpi in catalogue.kpis:
+        text = _one_line(kpi.description)
+        text += f" Over several rows: `{_one_line(kpi.formula)}`."
+        if kpi.thresholds:
             text += f" Thresholds: {_thresholds_text(kpi)}."
         text += " (KPI catalogue: dbt/kpis.yml, docs/kpis.md.)"
-        out += ["", f"{{% docs {doc_block_name(kpi)} %}}", text, "{% enddocs %}"]
+        out += ["", f"{{% docs {kpi.doc_block_name} %}}", text, "{% enddocs %}"]
     return "\n".join(out) + "\n"
 
 
@@ -469,25 +576,25 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def superset_metrics(catalogue: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def superset_metrics(catalogue: Catalogue) -> dict[str, list[dict[str, Any]]]:
     """Per dataset (table_name), the KPI metrics' managed keys, in catalogue order."""
     metrics: dict[str, list[dict[str, Any]]] = {}
-    for kpi in catalogue["kpis"]:
-        for dataset in kpi["superset"]:
+    for kpi in catalogue.kpis:
+        for dataset in kpi.superset:
             metrics.setdefault(dataset, []).append(
                 {
-                    "metric_name": kpi["name"],
-                    "verbose_name": kpi["label"]["en"],
-                    "expression": kpi_formula_for(kpi, dataset),
-                    "d3format": kpi["format"],
-                    "description": _one_line(kpi["description"]),
+                    "metric_name": kpi.name,
+                    "verbose_name": kpi.label.en,
+                    "expression": kpi.formula_for(dataset),
+                    "d3format": kpi.format,
+                    "description": _one_line(kpi.description),
                 }
             )
     return metrics
 
 
-def _dataset_files(catalogue: dict[str, Any]) -> dict[str, Path]:
-    folder = PROJECT_ROOT / catalogue["superset"]["datasets_dir"]
+def _dataset_files(catalogue: Catalogue) -> dict[str, Path]:
+    folder = PROJECT_ROOT / catalogue.datasets_dir
     files = {}
     for path in sorted(folder.glob("*.yaml")):
         files[yaml.safe_load(path.read_text(encoding="utf-8"))["table_name"]] = path
@@ -565,7 +672,7 @@ def _metric_differences(
     return details
 
 
-def sync_superset_metrics(write: bool, catalogue: dict[str, Any] | None = None) -> list[Drift]:
+def sync_superset_metrics(write: bool, catalogue: Catalogue | None = None) -> list[Drift]:
     """Compare (and with ``write``, rewrite) the Superset datasets' metrics with the catalogue.
 
     Only the catalogue KPIs' metric_name, verbose_name, expression, d3format and description
@@ -575,13 +682,12 @@ def sync_superset_metrics(write: bool, catalogue: dict[str, Any] | None = None) 
     """
     catalogue = catalogue if catalogue is not None else load_catalogue()
     wanted = superset_metrics(catalogue)
-    others = catalogue["superset"].get("other_metrics") or {}
     files = _dataset_files(catalogue)
     drift = []
     for dataset in sorted(set(wanted) - set(files)):
         drift.append(
             Drift(
-                Path(catalogue["superset"]["datasets_dir"]) / f"{dataset}.yaml",
+                catalogue.datasets_dir / f"{dataset}.yaml",
                 (f"no Superset dataset {dataset!r} for the catalogue's KPIs",),
             )
         )
@@ -589,7 +695,7 @@ def sync_superset_metrics(write: bool, catalogue: dict[str, Any] | None = None) 
         text = path.read_text(encoding="utf-8")
         existing = yaml.safe_load(text).get("metrics") or []
         expected, undeclared = _expected_dataset_metrics(
-            existing, wanted.get(dataset, []), set(others.get(dataset) or [])
+            existing, wanted.get(dataset, []), set(catalogue.other_metrics.get(dataset, ()))
         )
         details = _metric_differences(existing, expected)
         details += [
@@ -624,18 +730,17 @@ _DIRECTION_TEXT = {
 }
 
 
-def _thresholds_text(kpi: dict[str, Any]) -> str:
-    thresholds = kpi["thresholds"]
-    if not thresholds:
+def _thresholds_text(kpi: Kpi) -> str:
+    if not kpi.thresholds:
         return "none"
-    red, green = thresholds["red"], thresholds["green"]
-    better, worse = (">=", "<=") if kpi["direction"] == "higher_is_better" else ("<=", ">=")
+    red, green = kpi.thresholds.red, kpi.thresholds.green
+    better, worse = (">=", "<=") if kpi.direction == "higher_is_better" else ("<=", ">=")
     return f"green {better} {green}; amber between {red} and {green}; red {worse} {red}"
 
 
-def render_docs(catalogue: dict[str, Any]) -> str:
+def render_docs(catalogue: Catalogue) -> str:
     """docs/kpis.md: a summary table, then a table per KPI."""
-    grains = catalogue["grains"]
+    grains = catalogue.grains
     out = [
         "# KPI reference",
         "",
@@ -661,11 +766,11 @@ def render_docs(catalogue: dict[str, Any]) -> str:
         "| KPI | English | Français | Unit | Format | Direction | Additive | Thresholds |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for kpi in catalogue["kpis"]:
+    for kpi in catalogue.kpis:
         out.append(
-            f"| [`{kpi['name']}`](#{kpi['name']}) | {_cell(kpi['label']['en'])}"
-            f" | {_cell(kpi['label']['fr'])} | {kpi['unit']} | `{kpi['format']}`"
-            f" | {_DIRECTION_TEXT[kpi['direction']]} | {'yes' if kpi['additive'] else 'no'}"
+            f"| [`{kpi.name}`](#{kpi.name}) | {_cell(kpi.label.en)}"
+            f" | {_cell(kpi.label.fr)} | {kpi.unit} | `{kpi.format}`"
+            f" | {_DIRECTION_TEXT[kpi.direction]} | {'yes' if kpi.additive else 'no'}"
             f" | {_thresholds_text(kpi)} |"
         )
     out += [
@@ -679,44 +784,43 @@ def render_docs(catalogue: dict[str, Any]) -> str:
         "| Requirement | What | System | Canonical columns | When missing |",
         "|---|---|---|---|---|",
     ]
-    for name, requirement in catalogue["data_requirements"].items():
+    for name, requirement in catalogue.data_requirements.items():
         needs = "; ".join(
-            f"{obj}: {', '.join(columns)}" for obj, columns in requirement["needs"].items()
+            f"{obj}: {', '.join(columns)}" for obj, columns in requirement.needs.items()
         )
         out.append(
-            f"| `{name}` | {_cell(requirement['label'])} | {requirement['system'].upper()}"
-            f" | {_cell(needs)} | {_cell(requirement['missing'])} |"
+            f"| `{name}` | {_cell(requirement.label)} | {requirement.system.upper()}"
+            f" | {_cell(needs)} | {_cell(requirement.missing)} |"
         )
-    for kpi in catalogue["kpis"]:
+    for kpi in catalogue.kpis:
         grain_text = "<br>".join(
-            f"`{grains[g]['model']}`: {_cell(grains[g].get('description', ''))}"
-            for g in kpi_grains(kpi)
+            f"`{grains[g].model}`: {_cell(grains[g].description)}" for g in kpi.grains
         )
         datasets = ", ".join(
-            f"`{name}`" + (f" (`{_cell(o['expression'])}`)" if o.get("expression") else "")
-            for name, o in kpi["superset"].items()
+            f"`{name}`" + (f" (`{_cell(expression)}`)" if expression else "")
+            for name, expression in kpi.superset.items()
         )
         rows = [
-            ("English", _cell(kpi["label"]["en"])),
-            ("Français", _cell(kpi["label"]["fr"])),
-            ("Description", _cell(kpi["description"])),
-            ("Formula", _code(kpi["formula"])),
+            ("English", _cell(kpi.label.en)),
+            ("Français", _cell(kpi.label.fr)),
+            ("Description", _cell(kpi.description)),
+            ("Formula", _code(kpi.formula)),
             (
                 "Row formula",
-                _code(kpi["row_formula"]) if kpi["row_formula"] is not None else "none",
+                _code(kpi.row_formula) if kpi.row_formula is not None else "none",
             ),
-            ("Row source", _cell(kpi["row_source"])),
+            ("Row source", _cell(kpi.row_source)),
             ("Grain", grain_text),
-            ("Column", f"`{kpi_column(kpi)}`"),
-            ("Unit", kpi["unit"]),
-            ("Format", f"`{kpi['format']}`"),
-            ("Direction", _DIRECTION_TEXT[kpi["direction"]]),
-            ("Additive", "yes" if kpi["additive"] else "no"),
-            ("Requires", ", ".join(f"[{r}](#data-requirements)" for r in kpi["requires"])),
+            ("Column", f"`{kpi.column}`"),
+            ("Unit", kpi.unit),
+            ("Format", f"`{kpi.format}`"),
+            ("Direction", _DIRECTION_TEXT[kpi.direction]),
+            ("Additive", "yes" if kpi.additive else "no"),
+            ("Requires", ", ".join(f"[{r}](#data-requirements)" for r in kpi.requires)),
             ("Thresholds", _thresholds_text(kpi)),
             ("Superset datasets", datasets or "none"),
         ]
-        out += ["", f"## {kpi['name']}", "", "| | |", "|---|---|"]
+        out += ["", f"## {kpi.name}", "", "| | |", "|---|---|"]
         out += [f"| {key} | {value} |" for key, value in rows]
     return "\n".join(out) + "\n"
 
@@ -724,7 +828,7 @@ def render_docs(catalogue: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------ check / write
 
 
-def sync_all(write: bool, catalogue: dict[str, Any] | None = None) -> list[Drift]:
+def sync_all(write: bool, catalogue: Catalogue | None = None) -> list[Drift]:
     """Drift of every derived file (and with ``write``, regenerate them)."""
     catalogue = catalogue if catalogue is not None else load_catalogue()
     drift = [
@@ -755,5 +859,5 @@ def run(write: bool, echo: Callable[[str], None] = print) -> int:
     if drift:
         echo("Run `pilotage kpis --write` to regenerate from dbt/kpis.yml.")
         return 1
-    echo(f"{len(catalogue['kpis'])} KPIs: dbt macros, Superset metrics and docs are up to date.")
+    echo(f"{len(catalogue.kpis)} KPIs: dbt macros, Superset metrics and docs are up to date.")
     return 0

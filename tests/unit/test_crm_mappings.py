@@ -29,7 +29,7 @@ from ingestion.mapping import (
     coverage_report,
     load_mapping,
 )
-from pilotage.kpi_catalogue import data_requirements, kpi_requirements
+from pilotage.kpi_catalogue import load_catalogue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm_exports"
 FRENCH = FIXTURES / "french_excel"
@@ -56,7 +56,8 @@ def read_landing(landing: Path, obj: str) -> list[dict[str, str]]:
 
 def test_maven_coverage_names_what_the_dataset_lacks():
     report = coverage_report(MAPPINGS_DIR / "maven_crm.yaml")
-    requirements = data_requirements()
+    catalogue = load_catalogue()
+    requirements = catalogue.data_requirements
     # the dataset has deals and teams, but no activity, stage history, objective or e-mail
     lacking = {
         "activities": "Task is not mapped",
@@ -72,12 +73,12 @@ def test_maven_coverage_names_what_the_dataset_lacks():
         "targets": "Sales_Target__c is not mapped",
         "user_emails": "User.Email is not mapped",
     }
-    crm = {n for n, r in requirements.items() if r["system"] == "crm"}
+    crm = {n for n, r in requirements.items() if r.system == "crm"}
     assert {n: r.reasons for n, r in report.requirements.items() if not r.met and n in crm} == {
         n: (reason,) for n, reason in lacking.items()
     }
     assert {n for n, r in report.requirements.items() if r.met} == crm - set(lacking)
-    unsupported = {k for k, reqs in kpi_requirements().items() if set(reqs) & set(lacking)}
+    unsupported = {k.name for k in catalogue.kpis if set(k.requires) & set(lacking)}
     assert {k for k, c in report.kpis.items() if not c.supported} == unsupported
     assert report.kpis["avg_days_in_stage"].missing == ("stage_history",)
     assert report.kpis["calls"].missing == ("calls",)
@@ -85,9 +86,9 @@ def test_maven_coverage_names_what_the_dataset_lacks():
     text = " ".join(" ".join(report.lines()).split())  # unwrapped
     assert "user_emails: User.Email is not mapped" in text
     assert "ERP revenue cannot be attributed" in text  # what is lost without e-mails (RLS too)
-    erp = [n for n, r in requirements.items() if r["system"] == "erp"]
+    erp = [n for n, r in requirements.items() if r.system == "erp"]
     assert f"ERP data ({', '.join(erp)}): delivered by the ERP extracts" in text
-    assert re.search(rf"KPIs: \d+ of {len(kpi_requirements())} supported", text)
+    assert re.search(rf"KPIs: \d+ of {len(catalogue.kpis)} supported", text)
 
 
 def test_hubspot_coverage_supports_activity_kpis(tmp_path):

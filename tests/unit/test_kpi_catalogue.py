@@ -14,6 +14,7 @@ tests/warehouse/test_objectives.py.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 import re
@@ -38,13 +39,26 @@ CHARTS = PROJECT_ROOT / "superset" / "assets" / "charts"
 
 
 @pytest.fixture
-def catalogue() -> dict:
-    """A fresh, mutable copy of the catalogue for each test."""
+def catalogue() -> kc.Catalogue:
     return kc.load_catalogue()
 
 
-def _kpi(catalogue: dict, name: str) -> dict:
-    return kc.kpis_by_name(catalogue)[name]
+def _raw() -> dict:
+    """The catalogue's YAML data, a fresh copy to change as an edit of dbt/kpis.yml would."""
+    return yaml.safe_load(kc.CATALOGUE_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def raw() -> dict:
+    return _raw()
+
+
+def _kpi(catalogue: kc.Catalogue, name: str) -> kc.Kpi:
+    return next(kpi for kpi in catalogue.kpis if kpi.name == name)
+
+
+def _raw_kpi(raw: dict, name: str) -> dict:
+    return next(kpi for kpi in raw["kpis"] if kpi["name"] == name)
 
 
 def _squash(sql: str) -> str:
@@ -79,8 +93,8 @@ def _model_columns(model: str) -> dict[str, str]:
     return {c["name"]: c["data_type"] for c in _model_entry(model)["columns"]}
 
 
-def _grain_models(catalogue: dict, kpi: dict) -> list[str]:
-    return [catalogue["grains"][grain]["model"] for grain in kc.kpi_grains(kpi)]
+def _grain_models(catalogue: kc.Catalogue, kpi: kc.Kpi) -> list[str]:
+    return [catalogue.grains[grain].model for grain in kpi.grains]
 
 
 def _model_sql(model: str) -> str:
@@ -90,9 +104,9 @@ def _model_sql(model: str) -> str:
 # ------------------------------------------------------------------------------ the catalogue
 
 
-def test_catalogue_is_valid(catalogue):
-    assert kc.validate_catalogue(catalogue) == []
-    names = [kpi["name"] for kpi in catalogue["kpis"]]
+def test_catalogue_is_valid(catalogue, raw):
+    assert kc.validate_catalogue(raw) == []
+    names = [kpi.name for kpi in catalogue.kpis]
     # the KPIs of kpi_rep_month and the dashboards, each defined once
     assert set(names) >= {
         "calls",
@@ -111,16 +125,17 @@ def test_catalogue_is_valid(catalogue):
         "prorated_target_to_date",
         "pace",
     }
-    for kpi in catalogue["kpis"]:
-        assert set(kc.FIELDS) <= set(kpi) <= set(kc.FIELDS + kc.OPTIONAL_FIELDS), kpi["name"]
-        assert kpi["label"]["en"] and kpi["label"]["fr"], kpi["name"]
-        assert kpi["format"] in kc.FORMATS and kc.D3_SPECIFIER.match(kpi["format"])
+    for entry in raw["kpis"]:
+        assert set(kc.FIELDS) <= set(entry) <= set(kc.FIELDS + kc.OPTIONAL_FIELDS), entry["name"]
+    for kpi in catalogue.kpis:
+        assert kpi.label.en and kpi.label.fr, kpi.name
+        assert kpi.format in kc.FORMATS and kc.D3_SPECIFIER.match(kpi.format)
     # pace and attainment: the status rule (10 % or more behind is red), one KPI each for
     # kpi_objectives and kpi_rep_month (which shows the rep-month revenue rows of kpi_objectives)
     for name in ("pace", "attainment"):
-        assert _kpi(catalogue, name)["thresholds"] == {"red": 0.9, "green": 1.0}, name
-        assert kc.kpi_grains(_kpi(catalogue, name)) == ["rep_month", "objectives"], name
-    assert _kpi(catalogue, "margin_pct")["formula"] == "sum(gross_margin) / nullif(sum(revenue), 0)"
+        assert _kpi(catalogue, name).thresholds == kc.Thresholds(red=0.9, green=1.0), name
+        assert _kpi(catalogue, name).grains == ("rep_month", "objectives"), name
+    assert _kpi(catalogue, "margin_pct").formula == "sum(gross_margin) / nullif(sum(revenue), 0)"
 
 
 @pytest.mark.parametrize(
@@ -145,39 +160,41 @@ def test_catalogue_is_valid(catalogue):
         (lambda k: k.update(column="Pace Column"), "column must be snake_case"),
     ],
 )
-def test_validation_rejects_a_bad_kpi(catalogue, change, message):
-    change(_kpi(catalogue, "pace"))
-    errors = kc.validate_catalogue(catalogue)
+def test_validation_rejects_a_bad_kpi(raw, change, message):
+    change(_raw_kpi(raw, "pace"))
+    errors = kc.validate_catalogue(raw)
     assert any(message in e for e in errors), errors
+    with pytest.raises(kc.CatalogueError, match=re.escape(message)):
+        kc.parse_catalogue(raw)
 
 
-def test_validation_rejects_a_duplicate_kpi(catalogue):
-    catalogue["kpis"].append(copy.deepcopy(_kpi(catalogue, "revenue")))
-    assert any("defined twice" in e for e in kc.validate_catalogue(catalogue))
+def test_validation_rejects_a_duplicate_kpi(raw):
+    raw["kpis"].append(copy.deepcopy(_raw_kpi(raw, "revenue")))
+    assert any("defined twice" in e for e in kc.validate_catalogue(raw))
 
 
 def test_every_mart_kpi_is_a_contract_column():
     catalogue = kc.load_catalogue()
-    for kpi in catalogue["kpis"]:
-        column = kc.kpi_column(kpi)
+    for kpi in catalogue.kpis:
         for model in _grain_models(catalogue, kpi):
             columns = _model_columns(model)
-            assert column in columns, f"{kpi['name']}: {column} is not a column of {model}"
-            if kpi["unit"] in kc.QUOTIENT_UNITS:
-                assert columns[column] == "double precision", (model, kpi["name"])
+            assert kpi.column in columns, f"{kpi.name}: {kpi.column} is not a column of {model}"
+            if kpi.unit in kc.QUOTIENT_UNITS:
+                assert columns[kpi.column] == "double precision", (model, kpi.name)
 
 
 def test_a_kpi_column_defaults_to_its_name(catalogue):
-    assert kc.kpi_column(_kpi(catalogue, "pace")) == "pace"
-    assert kc.kpi_column(_kpi(catalogue, "objective_target")) == "target"
+    assert _kpi(catalogue, "pace").column == "pace"
+    assert _kpi(catalogue, "objective_target").column == "target"
     section = kc.render_docs(catalogue).split("## objective_target\n")[1].split("\n## ")[0]
     assert "| Column | `target` |" in section and "`kpi_objectives`" in section
 
 
-def test_a_kpi_can_have_several_grains(catalogue):
+def test_a_kpi_can_have_several_grains(catalogue, raw):
     revenue = _kpi(catalogue, "revenue")
-    assert kc.kpi_grains(revenue) == ["rep_month", "rep_day", "performance"]
-    assert kc.kpi_grains({"grain": "rep_month"}) == ["rep_month"]
+    assert revenue.grains == ("rep_month", "rep_day", "performance")
+    _raw_kpi(raw, "revenue")["grain"] = "rep_month"
+    assert _kpi(kc.parse_catalogue(raw), "revenue").grains == ("rep_month",)
     docs = kc.render_docs(catalogue)
     section = docs.split("## revenue\n")[1].split("\n## ")[0]
     assert "`kpi_rep_month`" in section and "`kpi_performance`" in section
@@ -192,17 +209,18 @@ def test_derived_files_are_what_the_catalogue_generates():
     assert not drift, "\n".join(map(str, drift)) + ("\nRun `pilotage kpis --write`.")
 
 
-def _drifted(catalogue: dict) -> dict[str, tuple[str, ...]]:
-    return {kc.relative(d.path): d.details for d in kc.sync_all(False, catalogue)}
+def _drifted(raw: dict) -> dict[str, tuple[str, ...]]:
+    """The drift of each derived file once dbt/kpis.yml is changed to ``raw``."""
+    return {kc.relative(d.path): d.details for d in kc.sync_all(False, kc.parse_catalogue(raw))}
 
 
 SERVING = "superset/assets/datasets/pilotage_serving"
 
 
-def test_a_changed_formula_is_reported_where_it_is_derived(catalogue):
+def test_a_changed_formula_is_reported_where_it_is_derived(raw):
     before = {p: p.read_bytes() for p in (PROJECT_ROOT / SERVING).glob("*.yaml")}
-    _kpi(catalogue, "margin_pct")["formula"] = "sum(gross_margin) / nullif(sum(cost), 0)"
-    drifted = _drifted(catalogue)
+    _raw_kpi(raw, "margin_pct")["formula"] = "sum(gross_margin) / nullif(sum(cost), 0)"
+    drifted = _drifted(raw)
     assert set(drifted) == {
         "docs/kpis.md",
         "dbt/models/marts/_kpi_catalogue.md",
@@ -215,39 +233,40 @@ def test_a_changed_formula_is_reported_where_it_is_derived(catalogue):
     assert {p: p.read_bytes() for p in before} == before
 
 
-def test_a_changed_row_formula_or_threshold_is_reported_in_the_dbt_macros(catalogue):
-    _kpi(catalogue, "pace")["thresholds"]["red"] = 0.8
-    assert set(_drifted(catalogue)) == {
+def test_a_changed_row_formula_or_threshold_is_reported_in_the_dbt_macros(raw):
+    _raw_kpi(raw, "pace")["thresholds"]["red"] = 0.8
+    assert set(_drifted(raw)) == {
         "dbt/macros/_kpi_catalogue.sql",
         "dbt/models/marts/_kpi_catalogue.md",
         "docs/kpis.md",
     }
-    catalogue = kc.load_catalogue()
-    _kpi(catalogue, "attainment")["row_formula"] = "revenue / revenue_target"
-    assert set(_drifted(catalogue)) == {"dbt/macros/_kpi_catalogue.sql", "docs/kpis.md"}
+    raw = _raw()
+    _raw_kpi(raw, "attainment")["row_formula"] = "revenue / revenue_target"
+    assert set(_drifted(raw)) == {"dbt/macros/_kpi_catalogue.sql", "docs/kpis.md"}
 
 
-def test_a_changed_label_or_format_is_reported_in_superset_and_docs(catalogue):
+def test_a_changed_label_or_format_is_reported_in_superset_and_docs(raw):
     # labels reach the docs, and the dbt macros (marts.kpi_availability names the KPIs)
-    _kpi(catalogue, "pace")["label"]["fr"] = "Allure"
-    assert set(_drifted(catalogue)) == {"docs/kpis.md", "dbt/macros/_kpi_catalogue.sql"}
-    _kpi(catalogue, "pace")["format"] = ".0%"
-    assert set(_drifted(catalogue)) == {
+    _raw_kpi(raw, "pace")["label"]["fr"] = "Allure"
+    assert set(_drifted(raw)) == {"docs/kpis.md", "dbt/macros/_kpi_catalogue.sql"}
+    _raw_kpi(raw, "pace")["format"] = ".0%"
+    assert set(_drifted(raw)) == {
         "docs/kpis.md",
         "dbt/macros/_kpi_catalogue.sql",
         f"{SERVING}/kpi_rep_month.yaml",
     }
 
 
-def test_superset_sync_rewrites_only_the_kpi_metrics(catalogue, tmp_path):
+def test_superset_sync_rewrites_only_the_kpi_metrics(raw, tmp_path):
     datasets = tmp_path / "datasets"
     shutil.copytree(PROJECT_ROOT / SERVING, datasets)
-    catalogue["superset"]["datasets_dir"] = str(datasets)
+    raw["superset"]["datasets_dir"] = str(datasets)
     path = datasets / "kpi_rep_month.yaml"
     original = yaml.safe_load(path.read_text())
 
     new_expression = "sum(revenue) / nullif(sum(prorated_target_to_date), 0)"
-    _kpi(catalogue, "pace")["superset"]["kpi_rep_month"]["expression"] = new_expression
+    _raw_kpi(raw, "pace")["superset"]["kpi_rep_month"]["expression"] = new_expression
+    catalogue = kc.parse_catalogue(raw)
     drift = kc.sync_superset_metrics(write=True, catalogue=catalogue)
     assert [d.path.name for d in drift] == ["kpi_rep_month.yaml"]
     assert kc.sync_superset_metrics(write=False, catalogue=catalogue) == []
@@ -270,7 +289,7 @@ def test_superset_sync_rewrites_only_the_kpi_metrics(catalogue, tmp_path):
 def test_superset_sync_reports_a_metric_outside_the_catalogue(catalogue, tmp_path):
     datasets = tmp_path / "datasets"
     shutil.copytree(PROJECT_ROOT / SERVING, datasets)
-    catalogue["superset"]["datasets_dir"] = str(datasets)
+    catalogue = dataclasses.replace(catalogue, datasets_dir=datasets)
     path = datasets / "fct_revenue.yaml"
     data = yaml.safe_load(path.read_text())
     data["metrics"].append({**data["metrics"][0], "metric_name": "avg_revenue"})
@@ -281,7 +300,7 @@ def test_superset_sync_reports_a_metric_outside_the_catalogue(catalogue, tmp_pat
     assert kc.sync_superset_metrics(write=False, catalogue=catalogue)
 
 
-def test_check_command_exits_non_zero_on_drift(catalogue, tmp_path, monkeypatch, capsys):
+def test_check_command_exits_non_zero_on_drift(raw, tmp_path, monkeypatch, capsys):
     done = subprocess.run(
         [sys.executable, "-m", "pilotage_cli", "kpis", "--check"],
         cwd=PROJECT_ROOT,
@@ -289,9 +308,9 @@ def test_check_command_exits_non_zero_on_drift(catalogue, tmp_path, monkeypatch,
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    _kpi(catalogue, "revenue")["label"]["en"] = "Net revenue"
+    _raw_kpi(raw, "revenue")["label"]["en"] = "Net revenue"
     changed = tmp_path / "kpis.yml"
-    changed.write_text(yaml.safe_dump(catalogue, sort_keys=False, allow_unicode=True))
+    changed.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     monkeypatch.setattr(kc, "CATALOGUE_PATH", changed)
     assert kc.run(write=False) == 1
     out = capsys.readouterr().out
@@ -303,17 +322,17 @@ def test_check_command_exits_non_zero_on_drift(catalogue, tmp_path, monkeypatch,
 
 def test_mart_kpi_columns_are_described_by_the_catalogue():
     catalogue = kc.load_catalogue()
-    for kpi in catalogue["kpis"]:
+    for kpi in catalogue.kpis:
         for model in _grain_models(catalogue, kpi):
             described = {c["name"]: c["description"] for c in _model_entry(model)["columns"]}
-            wanted = rf"\{{\{{ doc\((['\"]){kc.doc_block_name(kpi)}\1\) \}}\}}"
-            assert re.fullmatch(wanted, described[kc.kpi_column(kpi)]), (model, kpi["name"])
+            wanted = rf"\{{\{{ doc\((['\"]){kpi.doc_block_name}\1\) \}}\}}"
+            assert re.fullmatch(wanted, described[kpi.column]), (model, kpi.name)
     # the status columns' descriptions state the pace thresholds: they must be the catalogue's
     for model in ("kpi_rep_month", "kpi_objectives"):
         columns = {c["name"]: c["description"] for c in _model_entry(model)["columns"]}
-        thresholds = _kpi(catalogue, "pace")["thresholds"]
-        assert f"pace >= {thresholds['green']}" in columns["status"], model
-        assert f"pace <= {thresholds['red']}" in columns["status"], model
+        thresholds = _kpi(catalogue, "pace").thresholds
+        assert f"pace >= {thresholds.green}" in columns["status"], model
+        assert f"pace <= {thresholds.red}" in columns["status"], model
 
 
 def test_performance_marts_compute_their_ratios_through_kpi():
@@ -338,9 +357,9 @@ def test_a_zero_denominator_gives_null_never_an_error():
     assert bare is not None
     zero_rows: set[str] = set()
     checked = []
-    for kpi in catalogue["kpis"]:
+    for kpi in catalogue.kpis:
         for model in _grain_models(catalogue, kpi):
-            formula = kc.kpi_formula_for(kpi, model)
+            formula = kpi.formula_for(model)
             if "/" not in formula:
                 continue
             if model not in zero_rows:
@@ -352,10 +371,10 @@ def test_a_zero_denominator_gives_null_never_an_error():
                 con.execute(f"insert into {model} values ({', '.join(zeros)})")
                 zero_rows.add(model)
             value = con.execute(f"select {formula} from {model}").fetchone()[0]
-            assert value is None, f"{kpi['name']} on {model}: {value!r} on a zero denominator"
-            checked.append(kpi["name"])
+            assert value is None, f"{kpi.name} on {model}: {value!r} on a zero denominator"
+            checked.append(kpi.name)
     # the ratios, rates and durations of the catalogue are all there
-    quotients = {k["name"] for k in catalogue["kpis"] if k["unit"] in kc.QUOTIENT_UNITS}
+    quotients = {k.name for k in catalogue.kpis if k.unit in kc.QUOTIENT_UNITS}
     assert quotients <= set(checked), quotients - set(checked)
 
 
@@ -364,15 +383,14 @@ def test_kpi_rep_month_computes_every_kpi_through_the_catalogue():
     from kpi_objectives, never recomputed: one definition of each."""
     sql = MART_SQL.read_text()
     catalogue = kc.load_catalogue()
-    for kpi in catalogue["kpis"]:
-        grains = kc.kpi_grains(kpi)
-        if kpi["row_formula"] is None or "rep_month" not in grains or "objectives" in grains:
+    for kpi in catalogue.kpis:
+        if kpi.row_formula is None or "rep_month" not in kpi.grains or "objectives" in kpi.grains:
             continue
-        if kpi["additive"]:  # a sum of the additive day base, kpi_rep_day
-            assert f"sum({kpi['name']}) as {kpi['name']}" in sql, kpi["name"]
+        if kpi.additive:  # a sum of the additive day base, kpi_rep_day
+            assert f"sum({kpi.name}) as {kpi.name}" in sql, kpi.name
         else:
-            assert f"kpi('{kpi['name']}')" in sql, kpi["name"]
-        assert re.search(rf"\bas\s+{kpi['name']}\b", sql), kpi["name"]
+            assert f"kpi('{kpi.name}')" in sql, kpi.name
+        assert re.search(rf"\bas\s+{kpi.name}\b", sql), kpi.name
     assert "ref('kpi_objectives')" in sql
     for column in ("attainment", "pace", "status", "prorated_target_to_date"):
         assert re.search(rf"objectives\.{column}\b", sql), column
@@ -391,17 +409,16 @@ def test_kpi_rep_month_computes_every_kpi_through_the_catalogue():
 def test_objective_marts_compute_their_kpis_through_the_catalogue(grain, model):
     """Each KPI of the grain that has a row formula is `{{ kpi(..) }} as <its column>`."""
     catalogue = kc.load_catalogue()
-    assert catalogue["grains"][grain]["model"] == model
+    assert catalogue.grains[grain].model == model
     sql = _model_sql(model)
-    kpis = [k for k in catalogue["kpis"] if grain in kc.kpi_grains(k) and k["row_formula"]]
+    kpis = [k for k in catalogue.kpis if grain in k.grains and k.row_formula]
     assert kpis, grain
     for kpi in kpis:
-        call = re.escape(f"{{{{ kpi('{kpi['name']}') }}}}")
-        column = kc.kpi_column(kpi)
-        as_column = rf"\s+as\s+{column}\b"
+        call = re.escape(f"{{{{ kpi('{kpi.name}') }}}}")
+        as_column = rf"\s+as\s+{kpi.column}\b"
         assert re.search(call + rf"({as_column}|\s+as\s+decimal\([^)]*\)\){as_column})", sql), (
             model,
-            kpi["name"],
+            kpi.name,
         )
     if model == "kpi_objectives":
         for level in kc.THRESHOLD_LEVELS:
@@ -436,17 +453,16 @@ def _render(template: str, **context) -> str:
 
 def test_generated_macros_return_the_catalogue_formulas_and_thresholds():
     macros = kc.DBT_MACRO_PATH.read_text()
-    for kpi in kc.load_catalogue()["kpis"]:
-        if kpi["row_formula"] is not None:
-            got = _render(macros + "{{ kpi(name) }}", name=kpi["name"])
-            formula = _render(kpi["row_formula"]).strip()
+    for kpi in kc.load_catalogue().kpis:
+        if kpi.row_formula is not None:
+            got = _render(macros + "{{ kpi(name) }}", name=kpi.name)
+            formula = _render(kpi.row_formula).strip()
             # quotients go through the one rounding rule (dbt macro round_ratio)
-            wanted = f"round_ratio({formula})" if kc.is_rounded(kpi) else formula
-            assert _squash(got) == _squash(wanted), kpi["name"]
-        for level, value in (kpi["thresholds"] or {}).items():
-            got = _render(
-                macros + "{{ kpi_threshold(name, level) }}", name=kpi["name"], level=level
-            )
+            wanted = f"round_ratio({formula})" if kpi.is_rounded else formula
+            assert _squash(got) == _squash(wanted), kpi.name
+        thresholds = dataclasses.asdict(kpi.thresholds) if kpi.thresholds else {}
+        for level, value in thresholds.items():
+            got = _render(macros + "{{ kpi_threshold(name, level) }}", name=kpi.name, level=level)
             assert float(got.strip()) == value
     with pytest.raises(ValueError, match="no row_formula"):
         _render(macros + "{{ kpi('no_such_kpi') }}")
@@ -459,8 +475,8 @@ def test_generated_macros_return_the_catalogue_formulas_and_thresholds():
 
 def test_chart_metrics_are_catalogue_kpis_or_declared():
     catalogue = kc.load_catalogue()
-    known = {kpi["name"] for kpi in catalogue["kpis"]}
-    for names in catalogue["superset"]["other_metrics"].values():
+    known = {kpi.name for kpi in catalogue.kpis}
+    for names in catalogue.other_metrics.values():
         known |= set(names)
     paths = sorted(CHARTS.rglob("*.yaml"))  # charts/<dashboard>/ too
     named = 0
@@ -490,22 +506,22 @@ def test_superset_formulas_run_on_their_datasets():
             con.execute(f"select {metric['expression']} from {dataset}").fetchall()
     # the catalogue formulas also run on the contract columns of the marts of their grains
     con.execute("create schema marts")
-    for grain in catalogue["grains"].values():
-        _table(con, f"marts.{grain['model']}", _model_columns(grain["model"]))
-    for kpi in catalogue["kpis"]:
+    for grain in catalogue.grains.values():
+        _table(con, f"marts.{grain.model}", _model_columns(grain.model))
+    for kpi in catalogue.kpis:
         for model in _grain_models(catalogue, kpi):
-            con.execute(f"select {kc.kpi_formula_for(kpi, model)} from marts.{model}").fetchall()
+            con.execute(f"select {kpi.formula_for(model)} from marts.{model}").fetchall()
 
 
 def _formula_values(rows: str, columns: str, model: str = "mart") -> Callable[..., float | None]:
     """value(name, where): the catalogue formula of KPI `name` over the rows (SQL values), as
-    written for ``model`` (kc.kpi_formula_for)."""
+    written for ``model`` (kc.Kpi.formula_for)."""
     catalogue = kc.load_catalogue()
     con = duckdb.connect()
     con.execute(f"create table mart as select * from (values {rows}) as t({columns})")
 
     def value(name: str, where: str = "true") -> float | None:
-        formula = kc.kpi_formula_for(_kpi(catalogue, name), model)
+        formula = _kpi(catalogue, name).formula_for(model)
         sql = f"select {formula} from mart where {where}"
         return con.execute(sql).fetchone()[0]
 
@@ -540,7 +556,7 @@ def test_performance_ratios_are_ratios_of_sums():
     )
 
     def value(name: str) -> float | None:
-        return con.execute(f"select {_kpi(catalogue, name)['formula']} from mart").fetchone()[0]
+        return con.execute(f"select {_kpi(catalogue, name).formula} from mart").fetchone()[0]
 
     assert value("win_rate") == pytest.approx(4 / 10)
     assert value("win_rate_by_value") == pytest.approx(400 / 1000)

@@ -327,7 +327,7 @@ def availability_problems(
 ) -> list[str]:
     """marts.kpi_availability: unavailable exactly for the KPIs one of whose data requirements
     (dbt/kpis.yml) the delivered data lacks."""
-    from pilotage.kpi_catalogue import kpi_requirements
+    from pilotage.kpi_catalogue import load_catalogue
 
     try:
         rows = con.execute(
@@ -335,7 +335,7 @@ def availability_problems(
         ).fetchall()
     except duckdb.Error as exc:
         return [f"{label} marts.kpi_availability cannot be read: {exc}".splitlines()[0]]
-    requirements = kpi_requirements()
+    requirements = {kpi.name: kpi.requires for kpi in load_catalogue().kpis}
     unknown = sorted({r for names in requirements.values() for r in names} - set(expected.presence))
     if unknown:
         return [f"{label} the oracle does not know the data requirement(s) {unknown}"]
@@ -714,9 +714,9 @@ def test_the_catalogue_requires_what_the_oracle_reads():
     """The KPIs' data requirements in dbt/kpis.yml are the ones the oracle's measures are
     computed from (tests/oracle.py, written from the KPI definitions): dropping a requirement
     from the catalogue would make a KPI show a figure its data cannot give."""
-    from pilotage.kpi_catalogue import kpi_requirements
+    from pilotage.kpi_catalogue import load_catalogue
 
-    requirements = kpi_requirements()
+    requirements = {kpi.name: kpi.requires for kpi in load_catalogue().kpis}
     expected = {**MEASURE_REQUIREMENTS, "calls_completed": ("call_outcomes",)}
     assert {m: set(requirements[m]) for m in expected} == {
         m: set(names) for m, names in expected.items()
