@@ -5,6 +5,8 @@ cut into rounds, a scoring rule, one or more weighted (and optionally capped) me
 (docs/challenges.md). This module validates the files (errors name the file and the field) and
 compiles them into the seeds dbt scores from (dbt/seeds/challenges/*.csv), the same "YAML source
 of truth -> generated files + drift check" as the KPI catalogue (pilotage/generated_files.py).
+A valid file is read into a typed, immutable ``Challenge``, which the seeds and replays are made
+from.
 
 ``pilotage challenges validate | check | write | replay`` is the command line
 (pilotage_cli/challenges.py).
@@ -17,7 +19,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +98,59 @@ class ChallengeError(ValueError):
     """A challenge file is invalid; the message names the file and every faulty field."""
 
 
+@dataclass(frozen=True)
+class Span:
+    """The days from ``start`` to ``end``, both included."""
+
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
+class ChallengeMetric:
+    """A metric a challenge scores: per round, points = the score (capped at ``cap``, if any) x
+    ``weight``. Its fields are the file's keys."""
+
+    metric: str  # a key of METRICS
+    weight: float
+    cap: float | None
+
+    @property
+    def target_metric(self) -> str | None:
+        return METRICS[self.metric].target_metric
+
+
+@dataclass(frozen=True)
+class Badge:
+    """Earned by a participant with at least ``min_points``. Its fields are the file's keys."""
+
+    name: str
+    label: str
+    min_points: float
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A valid challenge file, normalised: dates as dates, defaults filled in, the label
+    stripped and the description on one line."""
+
+    name: str
+    label: str
+    description: str
+    participants: str  # one of PARTICIPANTS
+    scoring: str  # one of SCORINGS
+    period: Span
+    rounds: str  # one of ROUNDS (`period.rounds`): the calendar rounds the period is cut into
+    baseline: Span | None  # scoring improvement: the span the period is compared with
+    metrics: tuple[ChallengeMetric, ...]
+    goal_points: float | None  # participants company: the collective goal (`goal.points`)
+    badges: tuple[Badge, ...]
+
+
 # ------------------------------------------------------------------------------------- loading
 
 
-def load_challenges(folder: Path | None = None) -> list[dict[str, Any]]:
+def load_challenges(folder: Path | None = None) -> list[Challenge]:
     """Every challenge of the folder (default: challenges/), validated, sorted by name."""
     folder = Path(folder or CHALLENGES_DIR)
     files = sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml"))
@@ -113,18 +164,18 @@ def load_challenges(folder: Path | None = None) -> list[dict[str, Any]]:
             errors.append(str(exc))
     if errors:
         raise ChallengeError("\n".join(errors))
-    return sorted(challenges, key=lambda c: c["name"])
+    return sorted(challenges, key=lambda c: c.name)
 
 
-def load_challenge(path: Path) -> dict[str, Any]:
-    """One challenge file, validated and normalised (dates as dates, defaults filled in)."""
+def load_challenge(path: Path) -> Challenge:
+    """One challenge file, validated (raises ChallengeError)."""
     where = relative(path)
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ChallengeError(f"{where}: not valid YAML: {exc}") from exc
-    challenge, errors = normalise(raw, expected_name=Path(path).stem)
-    if errors:
+    challenge, errors = parse_challenge(raw, expected_name=Path(path).stem)
+    if challenge is None:
         raise ChallengeError(f"{where} is invalid:\n  " + "\n  ".join(errors))
     return challenge
 
@@ -142,7 +193,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _span(raw: Any, field: str, errors: list[str]) -> tuple[dt.date, dt.date] | None:
+def _span(raw: Any, field: str, errors: list[str]) -> Span | None:
     """A {start, end} mapping of ISO dates (end inclusive), or None with the errors added."""
     if not isinstance(raw, dict):
         errors.append(f"`{field}` must be a mapping with start and end dates")
@@ -157,7 +208,7 @@ def _span(raw: Any, field: str, errors: list[str]) -> tuple[dt.date, dt.date] | 
         errors.append(f"`{field}.end` ({end}) is before `{field}.start` ({start})")
     elif (end - start).days >= MAX_DAYS:
         errors.append(f"`{field}` is longer than {MAX_DAYS} days")
-    return start, end
+    return Span(start, end)
 
 
 def round_bounds(grain: str, day: dt.date) -> tuple[dt.date, dt.date]:
@@ -174,14 +225,16 @@ def round_bounds(grain: str, day: dt.date) -> tuple[dt.date, dt.date]:
     return start, dt.date(start.year + after // 12, after % 12 + 1, 1) - dt.timedelta(days=1)
 
 
-def normalise(raw: Any, expected_name: str | None = None) -> tuple[dict[str, Any], list[str]]:
-    """The challenge with defaults filled in, and every problem found (empty: valid)."""
+def parse_challenge(
+    raw: Any, expected_name: str | None = None
+) -> tuple[Challenge | None, list[str]]:
+    """The challenge of a file's YAML data (None unless valid), and every problem found."""
     if not isinstance(raw, dict):
-        return {}, ["the file must be a mapping of fields (name, label, period, metrics...)"]
+        return None, ["the file must be a mapping of fields (name, label, period, metrics...)"]
     errors = [f"missing field `{field}`" for field in REQUIRED if field not in raw]
     errors += [f"unknown field `{field}`" for field in sorted(set(raw) - FIELDS)]
     if errors:
-        return {}, errors
+        return None, errors
     name = raw["name"]
     if not isinstance(name, str) or not NAME.match(name):
         errors.append(f"`name` must be snake_case, got {name!r}")
@@ -209,7 +262,7 @@ def normalise(raw: Any, expected_name: str | None = None) -> tuple[dict[str, Any
             errors.append("`baseline` (start, end) is required when scoring is improvement")
         else:
             baseline = _span(raw["baseline"], "baseline", errors)
-            if baseline and period and baseline[1] >= period[0]:
+            if baseline and period and baseline.end >= period.start:
                 errors.append("`baseline.end` must be before `period.start`")
     elif "baseline" in raw:
         errors.append("`baseline` is only for scoring: improvement")
@@ -222,30 +275,31 @@ def normalise(raw: Any, expected_name: str | None = None) -> tuple[dict[str, Any
                 "(the periods sales targets are set for)"
             )
         elif period and (
-            round_bounds(grain, period[0])[0] != period[0]
-            or round_bounds(grain, period[1])[1] != period[1]
+            round_bounds(grain, period.start)[0] != period.start
+            or round_bounds(grain, period.end)[1] != period.end
         ):
             errors.append(f"`period` must start and end on whole {grain}s with percent_of_target")
     metrics = _metrics(raw["metrics"], scoring, errors)
     goal = _goal(raw, participants, errors)
     badges = _badges(raw.get("badges") or [], errors)
     if errors:
-        return {}, errors
-    return {
-        "name": name,
-        "label": raw["label"].strip(),
-        "description": " ".join(raw["description"].split()),
-        "participants": participants,
-        "scoring": scoring,
-        "period": {"start": period[0], "end": period[1], "rounds": grain},
-        "baseline": {"start": baseline[0], "end": baseline[1]} if baseline else None,
-        "metrics": metrics,
-        "goal": goal,
-        "badges": badges,
-    }, errors
+        return None, errors
+    return Challenge(
+        name=name,
+        label=raw["label"].strip(),
+        description=" ".join(raw["description"].split()),
+        participants=participants,
+        scoring=scoring,
+        period=period,
+        rounds=grain,
+        baseline=baseline,
+        metrics=tuple(metrics),
+        goal_points=goal,
+        badges=tuple(badges),
+    ), []
 
 
-def _metrics(raw: Any, scoring: str, errors: list[str]) -> list[dict[str, Any]]:
+def _metrics(raw: Any, scoring: str, errors: list[str]) -> list[ChallengeMetric]:
     if not isinstance(raw, list) or not raw:
         errors.append("`metrics` must be a non-empty list of {metric, weight, cap}")
         return []
@@ -272,7 +326,7 @@ def _metrics(raw: Any, scoring: str, errors: list[str]) -> list[dict[str, Any]]:
             errors.append(f"{where}.weight must be a positive number, got {weight!r}")
         if cap is not None and (not _number(cap) or cap <= 0):
             errors.append(f"{where}.cap must be a positive number or absent, got {cap!r}")
-        metrics.append({"metric": metric, "weight": weight, "cap": cap})
+        metrics.append(ChallengeMetric(metric, weight, cap))
     return metrics
 
 
@@ -291,7 +345,7 @@ def _goal(raw: dict[str, Any], participants: str, errors: list[str]) -> float | 
     return goal["points"]
 
 
-def _badges(raw: Any, errors: list[str]) -> list[dict[str, Any]]:
+def _badges(raw: Any, errors: list[str]) -> list[Badge]:
     if not isinstance(raw, list):
         errors.append("`badges` must be a list of {name, label, min_points}")
         return []
@@ -308,7 +362,7 @@ def _badges(raw: Any, errors: list[str]) -> list[dict[str, Any]]:
         names.add(item["name"])
         if not _number(item["min_points"]) or item["min_points"] <= 0:
             errors.append(f"{where}.min_points must be a positive number")
-        badges.append(dict(item))
+        badges.append(Badge(**item))
     return badges
 
 
@@ -331,31 +385,29 @@ def _csv(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     return out.getvalue()
 
 
-def render_seeds(challenges: list[dict[str, Any]]) -> dict[str, str]:
+def render_seeds(challenges: list[Challenge]) -> dict[str, str]:
     """The seed files' text, by seed name (dbt/seeds/challenges/<name>.csv)."""
     definitions, metrics, badges = [], [], []
     for c in challenges:
-        baseline = c["baseline"] or {}
         definitions.append(
             (
-                c["name"],
-                c["label"],
-                c["description"],
-                c["participants"],
-                c["scoring"],
-                c["period"]["rounds"],
-                c["period"]["start"],
-                c["period"]["end"],
-                baseline.get("start"),
-                baseline.get("end"),
-                c["goal"],
+                c.name,
+                c.label,
+                c.description,
+                c.participants,
+                c.scoring,
+                c.rounds,
+                c.period.start,
+                c.period.end,
+                c.baseline.start if c.baseline else None,
+                c.baseline.end if c.baseline else None,
+                c.goal_points,
             )
         )
-        for m in c["metrics"]:
-            target = METRICS[m["metric"]].target_metric
-            metrics.append((c["name"], m["metric"], target, m["weight"], m["cap"]))
-        for b in c["badges"]:
-            badges.append((c["name"], b["name"], b["label"], b["min_points"]))
+        for m in c.metrics:
+            metrics.append((c.name, m.metric, m.target_metric, m.weight, m.cap))
+        for b in c.badges:
+            badges.append((c.name, b.name, b.label, b.min_points))
     rows = {
         "challenge_definitions": definitions,
         "challenge_metrics": metrics,
@@ -364,7 +416,7 @@ def render_seeds(challenges: list[dict[str, Any]]) -> dict[str, str]:
     return {name: _csv(SEED_COLUMNS[name], rows[name]) for name in SEED_COLUMNS}
 
 
-def sync_seeds(write: bool, challenges: list[dict[str, Any]] | None = None) -> list[Drift]:
+def sync_seeds(write: bool, challenges: list[Challenge] | None = None) -> list[Drift]:
     """Seeds that differ from what the challenge files generate (with ``write``: rewritten)."""
     challenges = challenges if challenges is not None else load_challenges()
     drift = [
@@ -395,43 +447,50 @@ def run(write: bool, echo: Callable[[str], None] = print) -> int:
 # -------------------------------------------------------------------------------------- replay
 
 
-def _as_raw(challenge: dict[str, Any]) -> dict[str, Any]:
-    """A normalised challenge back in the file's shape (to validate a changed copy)."""
-    raw = {k: challenge[k] for k in ("name", "label", "description", "participants", "scoring")}
-    raw.update(period=dict(challenge["period"]), metrics=challenge["metrics"])
-    raw["badges"] = challenge["badges"]
-    if challenge["baseline"]:
-        raw["baseline"] = dict(challenge["baseline"])
-    if challenge["goal"] is not None:
-        raw["goal"] = {"points": challenge["goal"]}
+def _as_raw(challenge: Challenge) -> dict[str, Any]:
+    """A challenge back in the file's shape (to validate a changed copy)."""
+    raw: dict[str, Any] = {
+        "name": challenge.name,
+        "label": challenge.label,
+        "description": challenge.description,
+        "participants": challenge.participants,
+        "scoring": challenge.scoring,
+        "period": {**asdict(challenge.period), "rounds": challenge.rounds},
+        "metrics": [asdict(m) for m in challenge.metrics],
+        "badges": [asdict(b) for b in challenge.badges],
+    }
+    if challenge.baseline:
+        raw["baseline"] = asdict(challenge.baseline)
+    if challenge.goal_points is not None:
+        raw["goal"] = {"points": challenge.goal_points}
     return raw
 
 
-def replay_vars(challenge: dict[str, Any], start: dt.date, end: dt.date) -> dict[str, Any]:
+def replay_vars(challenge: Challenge, start: dt.date, end: dt.date) -> dict[str, Any]:
     """The dbt var ``challenge_replay``: the challenge scored on [start, end] instead of its
     period, its baseline (if any) moved by the same number of days, so "improvement over the
     previous month" keeps its meaning. Raises ChallengeError when the replay period is invalid."""
-    raw = _as_raw(challenge)
-    raw["period"].update(start=start, end=end)
-    shift = start - challenge["period"]["start"]
-    if challenge["baseline"]:
-        raw["baseline"] = {key: day + shift for key, day in challenge["baseline"].items()}
-    replayed, errors = normalise(raw)
+    shift = start - challenge.period.start
+    baseline = challenge.baseline
+    if baseline:
+        baseline = Span(baseline.start + shift, baseline.end + shift)
+    _, errors = parse_challenge(
+        _as_raw(replace(challenge, period=Span(start, end), baseline=baseline))
+    )
     if errors:
-        raise ChallengeError(f"replay of {challenge['name']}:\n  " + "\n  ".join(errors))
-    baseline = replayed["baseline"] or {}
+        raise ChallengeError(f"replay of {challenge.name}:\n  " + "\n  ".join(errors))
     return {
         "challenge_replay": {
-            "challenge": challenge["name"],
+            "challenge": challenge.name,
             "period_start": start.isoformat(),
             "period_end": end.isoformat(),
-            "baseline_start": baseline["start"].isoformat() if baseline else None,
-            "baseline_end": baseline["end"].isoformat() if baseline else None,
+            "baseline_start": baseline.start.isoformat() if baseline else None,
+            "baseline_end": baseline.end.isoformat() if baseline else None,
         }
     }
 
 
-def replay_dbt_args(challenge: dict[str, Any], start: dt.date, end: dt.date) -> list[str]:
+def replay_dbt_args(challenge: Challenge, start: dt.date, end: dt.date) -> list[str]:
     """``dbt build`` arguments that score every challenge, ``challenge`` on [start, end], into
     the schema challenge_replay (seeds and models only: the published marts stay as they are)."""
     return [
@@ -458,7 +517,7 @@ def replay(name: str, start: dt.date, end: dt.date, settings: Settings) -> list[
 
     from pilotage.dbt import run_dbt
 
-    challenges = {c["name"]: c for c in load_challenges()}
+    challenges = {c.name: c for c in load_challenges()}
     if name not in challenges:
         raise ChallengeError(f"no challenge {name!r} in challenges/ ({', '.join(challenges)})")
     args = replay_dbt_args(challenges[name], start, end)

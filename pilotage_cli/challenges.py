@@ -32,10 +32,9 @@ def validate() -> None:
     except ChallengeError as exc:
         raise click.ClickException(str(exc)) from exc
     for challenge in loaded:
-        period = challenge["period"]
         click.echo(
-            f"{challenge['name']}: {challenge['participants']}, {challenge['scoring']}, "
-            f"{period['start']} to {period['end']} in {period['rounds']} rounds"
+            f"{challenge.name}: {challenge.participants}, {challenge.scoring}, "
+            f"{challenge.period.start} to {challenge.period.end} in {challenge.rounds} rounds"
         )
 
 

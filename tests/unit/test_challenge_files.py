@@ -50,12 +50,9 @@ def _write(folder: Path, changes: dict, name: str = "sprint") -> Path:
 def test_the_valid_template_loads(tmp_path: Path) -> None:
     _write(tmp_path, {})
     (challenge,) = challenges.load_challenges(tmp_path)
-    assert challenge["period"] == {
-        "start": dt.date(2026, 10, 5),
-        "end": dt.date(2026, 11, 1),
-        "rounds": "week",
-    }
-    assert challenge["metrics"] == [{"metric": "meetings_held", "weight": 5, "cap": 8}]
+    assert challenge.period == challenges.Span(dt.date(2026, 10, 5), dt.date(2026, 11, 1))
+    assert challenge.rounds == "week"
+    assert challenge.metrics == (challenges.ChallengeMetric("meetings_held", weight=5, cap=8),)
 
 
 @pytest.mark.parametrize(
@@ -146,14 +143,14 @@ def test_the_validate_command_fails_with_the_message(tmp_path: Path, monkeypatch
 
 
 def test_the_examples_cover_the_three_kinds_of_challenge() -> None:
-    examples = {c["name"]: c for c in challenges.load_challenges()}
-    kinds = {(c["participants"], c["scoring"]) for c in examples.values()}
+    examples = {c.name: c for c in challenges.load_challenges()}
+    kinds = {(c.participants, c.scoring) for c in examples.values()}
     assert ("reps", "absolute") in kinds
     assert ("teams", "percent_of_target") in kinds
     assert ("company", "absolute") in kinds
-    assert any(c["period"]["rounds"] == "week" and len(c["metrics"]) > 1 for c in examples.values())
-    assert any(c["goal"] for c in examples.values())
-    live = [c for c in examples.values() if c["period"]["start"] <= AS_OF <= c["period"]["end"]]
+    assert any(c.rounds == "week" and len(c.metrics) > 1 for c in examples.values())
+    assert any(c.goal_points for c in examples.values())
+    live = [c for c in examples.values() if c.period.start <= AS_OF <= c.period.end]
     assert live, "one example challenge is live on the demo's as-of day"
 
 
@@ -189,7 +186,7 @@ def test_drift_is_reported_then_fixed_by_write(seeds_copy: Path) -> None:
 
 
 def test_a_replay_period_is_validated_like_the_challenge() -> None:
-    race = {c["name"]: c for c in challenges.load_challenges()}["q3_team_revenue_race"]
+    race = {c.name: c for c in challenges.load_challenges()}["q3_team_revenue_race"]
     with pytest.raises(challenges.ChallengeError, match="whole quarters"):
         challenges.replay_vars(race, dt.date(2026, 4, 15), dt.date(2026, 6, 30))
     replay = challenges.replay_vars(race, dt.date(2026, 4, 1), dt.date(2026, 6, 30))

@@ -144,12 +144,12 @@ def _rounds(grain: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.
 
 
 def expected_standings(
-    extracts: Extracts, challenge: dict, start: dt.date, end: dt.date
+    extracts: Extracts, challenge: challenges.Challenge, start: dt.date, end: dt.date
 ) -> dict[str, dict]:
     """Per participant: points, rank (1, 1, 3 on ties), highest badge and contribution share,
     computed from the extracts with the rules of docs/challenges.md (absolute and percent of
     target; improvement is covered by the dbt unit tests)."""
-    teams = challenge["participants"] == "teams"
+    teams = challenge.participants == "teams"
     last_day = min(end, AS_OF)
     days = [start + dt.timedelta(days=n) for n in range((last_day - start).days + 1)]
     participants = set()
@@ -158,11 +158,11 @@ def expected_standings(
             continue  # individual challenges are for account executives, not their managers
         on = {extracts.team_on(rep, day) for day in days} - {None}
         participants |= on if teams else ({rep} if on else set())
-    rounds = [r for r in _rounds(challenge["period"]["rounds"], start, end) if r[0] <= AS_OF]
+    rounds = [r for r in _rounds(challenge.rounds, start, end) if r[0] <= AS_OF]
     points = dict.fromkeys(participants, Decimal(0))
-    for metric in challenge["metrics"]:
+    for metric in challenge.metrics:
         totals: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
-        for rep, day, value in extracts.events[metric["metric"]]:
+        for rep, day, value in extracts.events[metric.metric]:
             who = extracts.team_on(rep, day) if teams else rep
             for number, (first, last) in enumerate(rounds):
                 if who in participants and first <= day <= last:
@@ -170,14 +170,14 @@ def expected_standings(
         for who in participants:
             for number, (first, _last) in enumerate(rounds):
                 value = totals[who, number]
-                if challenge["scoring"] == "absolute":
+                if challenge.scoring == "absolute":
                     score = value
                 else:
                     target = extracts.targets.get(
                         (
                             "team" if teams else "rep",
-                            challenge["period"]["rounds"],
-                            challenges.METRICS[metric["metric"]].target_metric,
+                            challenge.rounds,
+                            metric.target_metric,
                             first.isoformat(),
                             who,
                         )
@@ -186,14 +186,14 @@ def expected_standings(
                 if score is None:
                     continue
                 score = max(score, Decimal(0))
-                if metric["cap"] is not None:
-                    score = min(score, Decimal(str(metric["cap"])))
-                points[who] += score * Decimal(str(metric["weight"]))
+                if metric.cap is not None:
+                    score = min(score, Decimal(str(metric.cap)))
+                points[who] += score * Decimal(str(metric.weight))
     total = sum(points.values())
     standings = {}
     for who, mine in points.items():
-        reached = [b for b in challenge["badges"] if mine >= Decimal(str(b["min_points"]))]
-        best = max(reached, key=lambda b: b["min_points"])["name"] if reached else None
+        reached = [b for b in challenge.badges if mine >= Decimal(str(b.min_points))]
+        best = max(reached, key=lambda b: b.min_points).name if reached else None
         standings[who] = {
             "name": extracts.names.get(who),
             "points": float(mine),
@@ -253,13 +253,13 @@ def extracts(demo_pipeline) -> Extracts:
 )
 def test_standings_match_a_computation_from_the_extracts(demo_pipeline, extracts, name) -> None:
     settings, _ = demo_pipeline
-    challenge = {c["name"]: c for c in challenges.load_challenges()}[name]
-    period = challenge["period"]
-    expected = expected_standings(extracts, challenge, period["start"], period["end"])
+    challenge = {c.name: c for c in challenges.load_challenges()}[name]
+    period = challenge.period
+    expected = expected_standings(extracts, challenge, period.start, period.end)
     actual = _mart_standings(settings.warehouse_path, name)
     _assert_same(expected, actual)
-    if challenge["goal"]:
-        progress = sum(e["points"] for e in expected.values()) / challenge["goal"]
+    if challenge.goal_points:
+        progress = sum(e["points"] for e in expected.values()) / challenge.goal_points
         for row in actual.values():
             assert row["goal_progress"] == pytest.approx(progress)
 
@@ -269,7 +269,7 @@ def test_replay_scores_a_past_period_and_leaves_the_marts_alone(
 ) -> None:
     warehouse = copy_of_demo_data / "warehouse.duckdb"
     name = "october_activity_sprint"
-    challenge = {c["name"]: c for c in challenges.load_challenges()}[name]
+    challenge = {c.name: c for c in challenges.load_challenges()}[name]
     start, end = dt.date(2026, 6, 1), dt.date(2026, 6, 28)
     before = _mart_standings(warehouse, name)
 
@@ -286,4 +286,4 @@ def test_replay_scores_a_past_period_and_leaves_the_marts_alone(
         key=lambda r: (r[0], r[1]),
     )
     assert _mart_standings(warehouse, name) == before
-    assert {row["period_start"] for row in before.values()} == {challenge["period"]["start"]}
+    assert {row["period_start"] for row in before.values()} == {challenge.period.start}
