@@ -1,27 +1,19 @@
 """A real Superset on the serving file: dashboards as code, chart data, sandbox, roles and RLS.
 
-Starts Superset (its own environment, .venv-superset) on a free port with a temporary
-SUPERSET_HOME (SQLite metadata) through ``pilotage.superset_admin``, bootstraps it once for the
-module, and talks to it over HTTP like a user or a script would. Expected numbers are computed
-here, independently, with DuckDB SQL on the same serving file.
-
-The serving file is the one the real pipeline published for the session (``demo_serving_db``,
-tests/conftest.py): no hand-written copy of the marts that could drift from them. Under CI=true a
-Superset that cannot start fails; elsewhere a missing .venv-superset skips loudly.
+Talks to the session's Superset (tests/e2e/conftest.py) over HTTP like a user or a script would.
+Expected numbers are computed here, independently, with DuckDB SQL on the same serving file, the
+one the real pipeline published for the session: no hand-written copy of the marts that could
+drift from them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
-import signal
 import socket
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -32,136 +24,11 @@ import yaml
 from pilotage import superset_admin
 from pilotage.settings import SUPERSET_DIR, load_settings
 from tests.conftest import service_unavailable
+from tests.e2e.conftest import Superset
 
 pytestmark = pytest.mark.superset
 
 ASSETS = SUPERSET_DIR / "assets"
-START_TIMEOUT = 180
-
-# ---------------------------------------------------------------------------------------------
-# The Superset server
-# ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def serving_db(demo_serving_db: Path) -> Path:
-    """The serving file the session's pipeline run published."""
-    return Path(demo_serving_db)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-class Superset:
-    """A running Superset and an admin HTTP session on it."""
-
-    def __init__(self, url: str, settings, admin: tuple[str, str]) -> None:
-        self.url = url
-        self.settings = settings
-        self.admin = self.login(*admin)
-
-    def login(self, username: str, password: str) -> requests.Session:
-        session = requests.Session()
-        response = session.post(
-            f"{self.url}/api/v1/security/login",
-            json={"username": username, "password": password, "provider": "db", "refresh": True},
-            timeout=30,
-        )
-        assert response.status_code == 200, f"login of {username} failed: {response.text}"
-        session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-        csrf = session.get(f"{self.url}/api/v1/security/csrf_token/", timeout=30)
-        assert csrf.status_code == 200, csrf.text
-        session.headers["X-CSRFToken"] = csrf.json()["result"]
-        session.headers["Referer"] = self.url
-        return session
-
-    def get(self, path: str, session: requests.Session | None = None, **kwargs) -> dict:
-        response = (session or self.admin).get(f"{self.url}{path}", timeout=60, **kwargs)
-        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
-        return response.json()
-
-
-@pytest.fixture(scope="module")
-def superset(serving_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
-    python = superset_admin.superset_venv() / "bin" / "python"
-    if not python.exists():
-        service_unavailable(
-            f"SUPERSET TESTS NOT RUN: no Superset environment at {python.parent.parent} "
-            "(run `make install`)."
-        )
-    data_dir = tmp_path_factory.mktemp("superset_data")
-    settings = dataclasses.replace(load_settings(), data_dir=data_dir, serving_path=serving_db)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with pytest.MonkeyPatch.context() as mp:
-        # A temporary home with SQLite metadata in demo mode, whatever the developer's shell has.
-        for name in (
-            "SUPERSET_HOME",
-            "SUPERSET_METADATA_URI",
-            "REDIS_URL",
-            "PILOTAGE_ENV",
-            "SUPERSET_SECRET_KEY",
-            "SUPERSET_ADMIN_PASSWORD",
-            "SUPERSET_ADMIN_USERNAME",
-        ):
-            mp.delenv(name, raising=False)
-        started = time.monotonic()
-        try:
-            superset_admin.bootstrap(settings)
-        except superset_admin.SupersetError as exc:
-            pytest.fail(f"Superset bootstrap failed: {exc}")
-        bootstrap_seconds = time.monotonic() - started
-        log_path = data_dir / "superset-server.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                superset_admin.serve_command(settings, host="127.0.0.1", port=port),
-                env=superset_admin.superset_env(settings),
-                cwd=str(superset_admin.superset_home(settings)),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, killed as a whole below
-            )
-        try:
-            started = time.monotonic()
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(
-                        f"Superset exited with {process.returncode} before answering /health:\n"
-                        + log_path.read_text(errors="replace")[-3000:]
-                    )
-                try:
-                    if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:  # not listening yet, or still loading
-                    pass
-                if time.monotonic() - started > START_TIMEOUT:
-                    pytest.fail(
-                        f"Superset did not answer {url}/health within {START_TIMEOUT}s:\n"
-                        + log_path.read_text(errors="replace")[-3000:]
-                    )
-                time.sleep(0.5)
-            print(
-                f"\nSuperset: bootstrap {bootstrap_seconds:.0f}s, "
-                f"server up in {time.monotonic() - started:.0f}s at {url}"
-            )
-            yield Superset(url, settings, superset_admin.admin_credentials(settings))
-        finally:
-            _stop(process)
 
 
 # ---------------------------------------------------------------------------------------------
