@@ -75,9 +75,21 @@ D3_SPECIFIER = re.compile(
     r"^(?:(.)?([<>=^]))?([+\-( ])?([$#])?(0)?(\d+)?(,)?(\.\d+)?(~)?([a-z%])?$"
 )
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-# Keys of a Superset metric, in the order Superset exports them; the catalogue sets the first five.
-MANAGED_METRIC_KEYS = ("metric_name", "verbose_name", "expression", "d3format", "description")
+# Keys of a Superset metric, in the order Superset exports them; the catalogue sets these (currency:
+# the company's currency on a KPI of unit currency, else none).
+MANAGED_METRIC_KEYS = (
+    "metric_name",
+    "verbose_name",
+    "expression",
+    "d3format",
+    "description",
+    "currency",
+)
 METRIC_DEFAULTS = {"metric_type": None, "currency": None, "extra": {}, "warning_text": None}
+# superset.currency: an ISO 4217 code, shown before or after the amount (Superset's metric
+# `currency` {symbol, symbolPosition}; Superset renders the code as its symbol, EUR as €).
+CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+CURRENCY_POSITIONS = ("prefix", "suffix")
 METRIC_KEY_ORDER = (
     "metric_name",
     "verbose_name",
@@ -183,6 +195,19 @@ class Kpi:
 
 
 @dataclass(frozen=True)
+class Currency:
+    """The company's currency (catalogue ``superset.currency``): an ISO 4217 code and whether it
+    is written before (prefix) or after (suffix) the amount."""
+
+    symbol: str
+    symbol_position: str
+
+    def superset(self) -> dict[str, str]:
+        """The Superset metric's ``currency`` value."""
+        return {"symbol": self.symbol, "symbolPosition": self.symbol_position}
+
+
+@dataclass(frozen=True)
 class Catalogue:
     """dbt/kpis.yml, validated. Its mappings keep the file's order, which the generated files
     follow."""
@@ -190,6 +215,7 @@ class Catalogue:
     grains: Mapping[str, Grain]
     datasets_dir: Path  # superset.datasets_dir: the Superset datasets carrying the KPIs' metrics
     other_metrics: Mapping[str, tuple[str, ...]]  # per dataset, its saved metrics that are no KPI
+    currency: Currency  # superset.currency: the amounts' currency on the dashboards
     data_requirements: Mapping[str, DataRequirement]
     kpis: tuple[Kpi, ...]
 
@@ -217,6 +243,7 @@ def parse_catalogue(raw: Any, where: str = "dbt/kpis.yml") -> Catalogue:
         ),
         datasets_dir=Path(superset["datasets_dir"]),
         other_metrics=MappingProxyType({name: tuple(m or ()) for name, m in others.items()}),
+        currency=Currency(**superset["currency"]),
         data_requirements=MappingProxyType(
             {name: _requirement(r) for name, r in raw["data_requirements"].items()}
         ),
@@ -278,6 +305,7 @@ def validate_catalogue(raw: Any) -> list[str]:
     settings = raw.get("superset") or {}
     if not settings.get("datasets_dir"):
         errors.append("`superset.datasets_dir` is missing")
+    errors += _currency_errors(settings.get("currency"))
     requirements = raw.get("data_requirements")
     errors += _requirement_errors(requirements)
     known_requirements = set(requirements) if isinstance(requirements, dict) else set()
@@ -360,6 +388,20 @@ def validate_catalogue(raw: Any) -> list[str]:
         clash = names & set(metrics or [])
         if clash:
             errors.append(f"superset.other_metrics.{dataset}: {sorted(clash)} are KPIs")
+    return errors
+
+
+def _currency_errors(currency: Any) -> list[str]:
+    """Problems of ``superset.currency``: {symbol: an ISO 4217 code, symbol_position}."""
+    if not isinstance(currency, dict) or set(currency) != {"symbol", "symbol_position"}:
+        return ["`superset.currency` must be {symbol: EUR, symbol_position: prefix|suffix}"]
+    errors = []
+    if not isinstance(currency["symbol"], str) or not CURRENCY_CODE.match(currency["symbol"]):
+        errors.append("`superset.currency.symbol` must be an ISO 4217 code (EUR, USD, GBP...)")
+    if currency["symbol_position"] not in CURRENCY_POSITIONS:
+        errors.append(
+            f"`superset.currency.symbol_position` must be one of {', '.join(CURRENCY_POSITIONS)}"
+        )
     return errors
 
 
@@ -588,6 +630,7 @@ def superset_metrics(catalogue: Catalogue) -> dict[str, list[dict[str, Any]]]:
                     "expression": kpi.formula_for(dataset),
                     "d3format": kpi.format,
                     "description": _one_line(kpi.description),
+                    "currency": (catalogue.currency.superset() if kpi.unit == "currency" else None),
                 }
             )
     return metrics
@@ -675,10 +718,10 @@ def _metric_differences(
 def sync_superset_metrics(write: bool, catalogue: Catalogue | None = None) -> list[Drift]:
     """Compare (and with ``write``, rewrite) the Superset datasets' metrics with the catalogue.
 
-    Only the catalogue KPIs' metric_name, verbose_name, expression, d3format and description
-    are set; the rest of each file (UUIDs, columns, other metrics and keys) is kept byte for
-    byte. Returns the drift found before writing. A metric that is neither a KPI nor listed in
-    superset.other_metrics is drift that ``write`` cannot fix (add it to the catalogue).
+    Only the catalogue KPIs' metric_name, verbose_name, expression, d3format, description and
+    currency are set; the rest of each file (UUIDs, columns, other metrics and keys) is kept
+    byte for byte. Returns the drift found before writing. A metric that is neither a KPI nor
+    listed in superset.other_metrics is drift that ``write`` cannot fix (add it to the catalogue).
     """
     catalogue = catalogue if catalogue is not None else load_catalogue()
     wanted = superset_metrics(catalogue)
@@ -760,6 +803,9 @@ def render_docs(catalogue: Catalogue) -> str:
         "- **Thresholds**: green at or better than the green value, red at or worse than the red",
         "  value, amber in between. Direction `neutral`: neither higher nor lower is better",
         "  (targets).",
+        f"- **Currency**: every KPI of unit `currency` is shown in {catalogue.currency.symbol}"
+        f" ({catalogue.currency.symbol_position}) on the dashboards: `superset.currency` in",
+        "  the catalogue, the Superset metric's `currency`.",
         "",
         "## Summary",
         "",

@@ -173,6 +173,62 @@ def test_validation_rejects_a_duplicate_kpi(raw):
     assert any("defined twice" in e for e in kc.validate_catalogue(raw))
 
 
+@pytest.mark.parametrize(
+    ("currency", "message"),
+    [
+        (None, "superset.currency` must be"),
+        ({"symbol": "EUR"}, "superset.currency` must be"),
+        ({"symbol": "€", "symbol_position": "suffix"}, "ISO 4217"),
+        ({"symbol": "eur", "symbol_position": "suffix"}, "ISO 4217"),
+        ({"symbol": "EUR", "symbol_position": "after"}, "prefix, suffix"),
+    ],
+)
+def test_validation_rejects_a_bad_currency(raw, currency, message):
+    raw["superset"]["currency"] = currency
+    assert any(message in e for e in kc.validate_catalogue(raw)), kc.validate_catalogue(raw)
+
+
+def _dataset_metrics() -> dict[str, dict]:
+    """Every saved metric of the Superset datasets on disk, by (dataset, metric name)."""
+    metrics = {}
+    for path in sorted((PROJECT_ROOT / SERVING).glob("*.yaml")):
+        dataset = yaml.safe_load(path.read_text())
+        for metric in dataset["metrics"]:
+            metrics[dataset["table_name"], metric["metric_name"]] = metric
+    return metrics
+
+
+def test_every_amount_metric_carries_the_configured_currency(raw):
+    """The datasets on disk: an amount KPI's metric has the currency written in dbt/kpis.yml
+    (read here from the YAML, not through the generator), every other metric none."""
+    configured = raw["superset"]["currency"]
+    want = {"symbol": configured["symbol"], "symbolPosition": configured["symbol_position"]}
+    units = {entry["name"]: entry["unit"] for entry in raw["kpis"]}
+    metrics = _dataset_metrics()
+    amounts = [key for key in metrics if units.get(key[1]) == "currency"]
+    assert len(amounts) >= 10, amounts  # revenue, cost, margin, pipeline, targets, effects...
+    assert {("kpi_rep_month", "revenue"), ("kpi_rep_month", "revenue_target")} <= set(amounts)
+    for key, metric in metrics.items():
+        if units.get(key[1]) == "currency":
+            assert metric["currency"] == want, key
+        else:
+            assert metric.get("currency") is None, key
+
+
+def test_a_changed_currency_is_drift_in_the_datasets_only(raw):
+    raw["superset"]["currency"] = {"symbol": "USD", "symbol_position": "prefix"}
+    drifted = _drifted(raw)
+    assert set(drifted) == {
+        "docs/kpis.md",
+        f"{SERVING}/fct_revenue.yaml",
+        f"{SERVING}/kpi_performance.yaml",
+        f"{SERVING}/kpi_rep_month.yaml",
+    }
+    details = drifted[f"{SERVING}/kpi_rep_month.yaml"]
+    assert any(d.startswith("metric revenue: currency is ") for d in details), details
+    assert not any(d.startswith("metric pace:") for d in details), details
+
+
 def test_every_mart_kpi_is_a_contract_column():
     catalogue = kc.load_catalogue()
     for kpi in catalogue.kpis:
