@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from pilotage.settings import DBT_PROJECT_DIR, PROJECT_ROOT
@@ -32,9 +32,17 @@ def vars_args(settings: Settings | None) -> list[str]:
     return ["--vars", json.dumps(dbt_vars(settings))] if settings is not None else []
 
 
-def run_dbt(args: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``dbt <args>`` with this environment's dbt on the repository's dbt project."""
-    cmd = [sys.executable, "-m", "dbt.cli.main", *args]
+DBT_PROGRAM = (sys.executable, "-m", "dbt.cli.main")
+
+
+def run_dbt(
+    args: list[str],
+    env: Mapping[str, str] | None = None,
+    program: Sequence[str] = DBT_PROGRAM,
+) -> subprocess.CompletedProcess:
+    """``dbt <args>`` with this environment's dbt on the repository's dbt project. ``program``:
+    the command that runs dbt (the tests run it on a manifest they parsed once)."""
+    cmd = [*program, *args]
     cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     done = subprocess.run(
         cmd, cwd=PROJECT_ROOT, env=dict(env or os.environ), capture_output=True, text=True

@@ -5,9 +5,14 @@ Plain functions (no pytest fixtures) so any test module can reuse them.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
+import threading
 from pathlib import Path
 
 from pilotage import dbt
@@ -52,7 +57,36 @@ def run_dbt(
     env.pop("PILOTAGE_DBT_TARGET", None)
     env.update(extra_env or {})
     env["DBT_LOG_PATH"] = str(log_path or Path(target_path) / "logs")
+    program = dbt.DBT_PROGRAM
+    if command[0] in ON_PARSED_MANIFEST and env.get("PILOTAGE_DBT_TARGET", "dev") == "dev":
+        manifest = parsed_manifest(Path(warehouse).stem)
+        program = (sys.executable, "-m", "tests.dbt_on_parsed_manifest", str(manifest))
     try:
-        return dbt.run_dbt([*command, "--target-path", str(target_path)], env=env)
+        return dbt.run_dbt([*command, "--target-path", str(target_path)], env=env, program=program)
     except dbt.DbtError as exc:
         raise AssertionError(str(exc)) from exc
+
+
+# dbt commands run on the session's parsed manifest (tests/dbt_on_parsed_manifest.py); `parse`
+# and `docs generate` parse for real, and so does every run on PostgreSQL (another adapter).
+ON_PARSED_MANIFEST = ("build", "run", "test", "seed", "compile")
+_parsed: dict[str, Path] = {}
+_parsing = threading.Lock()
+
+
+def parsed_manifest(database: str) -> Path:
+    """The project parsed once per session for a DuckDB file named ``<database>.duckdb`` (the
+    nodes carry the database name): the path of its partial_parse.msgpack."""
+    with _parsing:
+        if database not in _parsed:
+            folder = Path(tempfile.mkdtemp(prefix=f"pilotage-manifest-{database}-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            env = {**os.environ, "PILOTAGE_WAREHOUSE_PATH": str(folder / f"{database}.duckdb")}
+            env.pop("PILOTAGE_DBT_TARGET", None)
+            env["DBT_LOG_PATH"] = str(folder / "logs")
+            try:
+                dbt.run_dbt(["parse", "--target-path", str(folder)], env=env)
+            except dbt.DbtError as exc:
+                raise AssertionError(str(exc)) from exc
+            _parsed[database] = folder / "partial_parse.msgpack"
+        return _parsed[database]
