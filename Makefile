@@ -20,11 +20,12 @@ demo: install ## demo data -> warehouse -> checks -> publish -> Superset :8088 a
 refresh: install ## same as demo without starting the servers (for scripts and cron)
 	@$(RUN) pilotage demo --no-serve
 
+# sqlfluff --processes 0: one process per core (its dbt templater is the slow part of the lint)
 lint: install ## ruff and sqlfluff
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
 	@$(RUN) pilotage kpis --check
-	@cd dbt && ../$(RUN) sqlfluff lint models macros tests
+	@cd dbt && ../$(RUN) sqlfluff lint --processes 0 models macros tests
 
 test: lint ## lint, then the whole test suite
 	@$(RUN) pytest
