@@ -64,7 +64,6 @@ Data not delivered
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
@@ -72,9 +71,17 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from ingestion.extracts import ALL_EXTRACTS, Extract
+from tests.oracle.calendar import period_start
+from tests.oracle.files import (
+    Row,
+    current_rows,
+    delivered_rows,
+    is_true,
+    parse_day,
+    parse_instant,
+    utc_day,
+)
 
-EXTRACTS: dict[str, Extract] = {e.object_name: e for e in ALL_EXTRACTS}
 CENT = Decimal("0.01")
 UNASSIGNED = "(unassigned)"
 COMPANY = "company"
@@ -120,66 +127,8 @@ MEASURE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
 }
 ERP_REQUIREMENTS = ("invoices", "costs")
 
-Row = dict[str, str]
 Value = int | Decimal | None
 Key = tuple[str, str, str, dt.date]  # level, member_id, period_grain, period_start
-
-
-# ------------------------------------------------------------------------------ reading files
-
-
-def parse_instant(value: str) -> dt.datetime | None:
-    """An ISO timestamp (``Z`` or an offset; naive is UTC) or date, as an aware datetime."""
-    if not value:
-        return None
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def utc_day(value: str) -> dt.date | None:
-    instant = parse_instant(value)
-    return instant.astimezone(dt.UTC).date() if instant else None
-
-
-def parse_day(value: str) -> dt.date | None:
-    return dt.date.fromisoformat(value[:10]) if value else None
-
-
-def is_true(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("true", "t", "1", "yes")
-
-
-def delivered_rows(landing: Path, object_name: str) -> list[Row]:
-    """Every row of every file of the object, oldest drop first; exact duplicates once."""
-    extract = EXTRACTS[object_name]
-    seen: set[tuple[tuple[str, str], ...]] = set()
-    rows = []
-    for path in extract.files(landing):
-        if path.suffix.lower() != ".csv":
-            raise ValueError(f"{path}: the oracle reads CSV extracts only")
-        with path.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                identity = tuple(row.items())
-                if identity not in seen:
-                    seen.add(identity)
-                    rows.append(row)
-    return rows
-
-
-def current_rows(landing: Path, object_name: str, *, deleted: bool = False) -> list[Row]:
-    """The latest version of every record (per primary key, the latest cursor; a later drop
-    wins a tie); records whose latest version is IsDeleted true are left out unless
-    ``deleted``."""
-    extract = EXTRACTS[object_name]
-    latest: dict[str, tuple[tuple[dt.datetime, int], Row]] = {}
-    floor = dt.datetime.min.replace(tzinfo=dt.UTC)
-    for order, row in enumerate(delivered_rows(landing, object_name)):
-        rank = (parse_instant(row[extract.cursor]) or floor, order)
-        key = row[extract.primary_key]
-        if key not in latest or rank >= latest[key][0]:
-            latest[key] = (rank, row)
-    rows = [row for _, row in latest.values()]
-    return rows if deleted else [row for row in rows if not is_true(row.get("IsDeleted"))]
 
 
 # ------------------------------------------------------------------------------ facts
@@ -439,14 +388,6 @@ class Expected:
     facts: FactTotals
     presence: dict[str, bool]  # data requirement -> delivered
     available: dict[str, bool]  # measure -> computed (else NULL on every row)
-
-
-def period_start(grain: str, day: dt.date) -> dt.date:
-    if grain == "month":
-        return day.replace(day=1)
-    if grain == "quarter":
-        return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    raise ValueError(f"unknown period grain {grain!r}")
 
 
 def zero_measures() -> dict[str, Value]:
