@@ -1,8 +1,10 @@
-"""What the KPI marts must show, computed from the landing files alone.
+"""What kpi_performance must show for any company's data, computed from the landing files alone.
 
-An independent oracle: it reads the canonical extract files (``ingestion.extracts``: objects,
-primary keys, cursors) with the csv module and Decimal, never the warehouse nor the dbt SQL, and
-applies the business rules below, which are the specification the marts are checked against.
+Its month and quarter measures, the facts' totals and the data requirements, for the demo and
+for other companies' shapes of data. An independent oracle: it reads the canonical extract files
+(``ingestion.extracts``: objects, primary keys, cursors) with the csv module and Decimal, never
+the warehouse nor the dbt SQL, and applies the business rules below, which are the specification
+the marts are checked against.
 
 Current state
     Each record's current state is its latest version: per primary key, the row with the latest

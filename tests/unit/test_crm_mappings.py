@@ -30,23 +30,19 @@ from ingestion.mapping import (
     load_mapping,
 )
 from pilotage.kpi_catalogue import load_catalogue
+from tests.crm_exports import (
+    DROP,
+    FIXTURES,
+    copy_export,
+    edit_csv,
+    read_fixture,
+    read_landing,
+    rewrite_csv,
+)
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm_exports"
 FRENCH = FIXTURES / "french_excel"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "crm_mappings.md"
-DROP = "20260215"
 NBSP = "\u00a0"
-
-
-def read_fixture(crm: str, name: str, **fmt) -> list[dict[str, str]]:
-    encoding = fmt.pop("encoding", "utf-8")
-    with (FIXTURES / crm / name).open(encoding=encoding, newline="") as handle:
-        return list(csv.DictReader(handle, **fmt))
-
-
-def read_landing(landing: Path, obj: str) -> list[dict[str, str]]:
-    with (landing / "crm" / obj / f"{obj}_{DROP}.csv").open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,29 +304,6 @@ def test_the_format_section_is_validated(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # Bad values: quarantined by default, or stop the conversion under on_bad_value: fail
-
-
-def copy_export(crm: str, tmp: Path) -> Path:
-    target = tmp / crm
-    shutil.copytree(FIXTURES / crm, target)
-    return target
-
-
-def edit_csv(path: Path, line: int, column: str, value: str) -> None:
-    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
-    rows[line - 1][rows[0].index(column)] = value
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows(rows)
-
-
-def rewrite_csv(path: Path, change) -> None:
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header, rows = reader.fieldnames, [change(r) for r in reader]
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, header)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def fail_variant(crm: str, tmp: Path) -> Path:

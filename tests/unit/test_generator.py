@@ -1,7 +1,7 @@
 """The demo generator: deterministic, complete, and telling a consistent story, with targets
 calibrated like a real sales force's.
 
-Expected values are read back from the CSV files with the csv module (tests/oracle.py for the
+Expected values are read back from the CSV files with the csv module (tests/oracle/ for the
 current state of records and the facts' attribution).
 """
 
@@ -21,18 +21,12 @@ import pytest
 from ingestion.demo.generator import generate
 from ingestion.extracts import ALL_EXTRACTS
 from tests.conftest import AS_OF
-from tests.oracle import activity_facts, current_rows, opportunity_facts, revenue_facts
-
-
-def _months_back(day: dt.date, months: int) -> dt.date:
-    first = day.replace(day=1)
-    for _ in range(months):
-        first = (first - dt.timedelta(days=1)).replace(day=1)
-    return first
-
+from tests.oracle.calendar import months_back, period_start
+from tests.oracle.files import current_rows
+from tests.oracle.measures import activity_facts, opportunity_facts, revenue_facts
 
 # the demo's year: the twelve months ending with the as-of month
-FIRST_MONTH = _months_back(AS_OF, 11).isoformat()
+FIRST_MONTH = months_back(period_start("month", AS_OF), 11).isoformat()
 LAST_MONTH = AS_OF.replace(day=1).isoformat()
 DROP = f"{AS_OF:%Y%m%d}"
 SCALE = 0.1
@@ -314,7 +308,7 @@ def test_funnel_and_deletions_look_real(demo):
 
 
 # --------------------------------------------------------------------------- target calibration
-# Rep-month attainment computed from the files (tests/oracle.py reads them: latest versions,
+# Rep-month attainment computed from the files (tests/oracle/ reads them: latest versions,
 # posted invoice lines with credit notes negative, attributed by salesperson_email to the CRM
 # user with that Email): targets must spread it like a real sales force's. Several seeds and
 # as-of dates: the January one is the 31st so that the year to date is one whole month (a

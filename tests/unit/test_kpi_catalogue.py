@@ -24,13 +24,15 @@ import sys
 from collections.abc import Callable
 
 import duckdb
-import jinja2
 import pytest
 import yaml
 
 from pilotage import kpi_catalogue as kc
 from pilotage.settings import DBT_PROJECT_DIR as DBT_DIR
 from pilotage.settings import PROJECT_ROOT
+from tests.catalogue_helpers import grain_models as _grain_models
+from tests.catalogue_helpers import render as _render
+from tests.catalogue_helpers import squash as _squash
 
 MODELS_DIR = DBT_DIR / "models"
 MART_SQL = MODELS_DIR / "marts" / "kpi_rep_month.sql"
@@ -61,10 +63,6 @@ def _raw_kpi(raw: dict, name: str) -> dict:
     return next(kpi for kpi in raw["kpis"] if kpi["name"] == name)
 
 
-def _squash(sql: str) -> str:
-    return " ".join(sql.split())
-
-
 def _mart_columns() -> dict[str, str]:
     return _model_columns("kpi_rep_month")
 
@@ -91,10 +89,6 @@ def _model_entry(model: str) -> dict:
 
 def _model_columns(model: str) -> dict[str, str]:
     return {c["name"]: c["data_type"] for c in _model_entry(model)["columns"]}
-
-
-def _grain_models(catalogue: kc.Catalogue, kpi: kc.Kpi) -> list[str]:
-    return [catalogue.grains[grain].model for grain in kpi.grains]
 
 
 def _model_sql(model: str) -> str:
@@ -480,31 +474,6 @@ def test_objective_marts_compute_their_kpis_through_the_catalogue(grain, model):
         for level in kc.THRESHOLD_LEVELS:
             assert f"kpi_threshold('pace', '{level}')" in sql
         assert not re.search(r"pace\s*[<>]=?\s*[0-9]", sql)
-
-
-class _Exceptions:
-    @staticmethod
-    def raise_compiler_error(message: str) -> None:
-        raise ValueError(message)
-
-
-def _round_ratio_of(caller) -> str:
-    return f"round_ratio({caller().strip()})"
-
-
-@functools.cache
-def _template(template: str) -> jinja2.Template:
-    """Compiled once per text: the macros file is rendered once per KPI and threshold."""
-    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(template)
-
-
-def _render(template: str, **context) -> str:
-    return _template(template).render(
-        type_double=lambda: "double precision",
-        round_ratio_of=_round_ratio_of,
-        exceptions=_Exceptions,
-        **context,
-    )
 
 
 def test_generated_macros_return_the_catalogue_formulas_and_thresholds():

@@ -17,8 +17,7 @@ import duckdb
 import pytest
 
 from ingestion.mapping import MAPPINGS_DIR, convert, convert_export
-from tests.pipeline_helpers import load_landing
-from tests.unit.test_crm_mappings import (
+from tests.crm_exports import (
     DROP,
     FIXTURES,
     copy_export,
@@ -26,6 +25,7 @@ from tests.unit.test_crm_mappings import (
     read_fixture,
     read_landing,
 )
+from tests.pipeline_helpers import load_landing
 
 
 def load_warehouse(landing: Path, tmp: Path) -> duckdb.DuckDBPyConnection:

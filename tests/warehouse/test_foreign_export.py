@@ -18,8 +18,8 @@ checked here:
 - instants survive both DST changes, and one the export cannot write unambiguously (the second
   pass of the repeated autumn hour) is refused, never shifted;
 - conservation from export to marts: a company built with it by
-  ``tests/warehouse/test_any_company.py``'s machinery matches the oracle at every level, month
-  and quarter, measure and fact.
+  ``tests/companies.py`` (the machinery of ``tests/warehouse/test_any_company.py``) matches the
+  oracle at every level, month and quarter, measure and fact.
 """
 
 from __future__ import annotations
@@ -46,15 +46,9 @@ from ingestion.demo.shapes import (
 )
 from ingestion.extracts import CRM_EXTRACTS, Extract
 from ingestion.landing_files.readers import read_extract_file
+from tests.companies import SCALE, Case, assert_no_problems, build_company, company_problems
 from tests.conftest import AS_OF
-from tests.oracle import Expected, expect
-from tests.warehouse.test_any_company import (
-    SCALE,
-    Case,
-    assert_no_problems,
-    build_company,
-    company_problems,
-)
+from tests.oracle.measures import Expected, expect
 
 SHAPE = "foreign_export"
 SEED = 21

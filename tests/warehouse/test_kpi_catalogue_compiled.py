@@ -1,16 +1,16 @@
 """The KPI catalogue as dbt compiles it (a `dbt compile` of the marts): each KPI's row formula
 is in the compiled SQL of a mart of its grain, the pace thresholds too, and the marts' KPI
 column descriptions are the catalogue's. The catalogue itself, without dbt:
-tests/unit/test_kpi_catalogue.py."""
+tests/unit/test_kpi_catalogue.py; the rendering of its formulas: tests/catalogue_helpers.py."""
 
 from __future__ import annotations
 
 import json
 
 from pilotage import kpi_catalogue as kc
+from tests.catalogue_helpers import grain_models, render, squash
 from tests.conftest import AS_OF
 from tests.pipeline_helpers import run_dbt
-from tests.unit.test_kpi_catalogue import _grain_models, _render, _squash
 
 
 def test_compiled_marts_contain_the_catalogue_formulas(tmp_path):
@@ -26,15 +26,15 @@ def test_compiled_marts_contain_the_catalogue_formulas(tmp_path):
         tmp_path / "target",
     )
     compiled = {
-        model: _squash(next((tmp_path / "target" / "compiled").rglob(f"{model}.sql")).read_text())
+        model: squash(next((tmp_path / "target" / "compiled").rglob(f"{model}.sql")).read_text())
         for model in marts
     }
     in_marts, in_rep_month = 0, 0
     for kpi in catalogue.kpis:
         if kpi.row_formula is None:
             continue
-        formula = _squash(_render(kpi.row_formula))
-        models = _grain_models(catalogue, kpi)
+        formula = squash(render(kpi.row_formula))
+        models = grain_models(catalogue, kpi)
         assert any(formula in compiled[model] for model in models), kpi.name
         in_marts += 1
         # kpi_rep_month computes its quotients itself; it sums the day base for the rest and
@@ -48,6 +48,6 @@ def test_compiled_marts_contain_the_catalogue_formulas(tmp_path):
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     for kpi in catalogue.kpis:
-        for model in _grain_models(catalogue, kpi):
+        for model in grain_models(catalogue, kpi):
             described = nodes[model]["columns"][kpi.column]["description"]
-            assert described.startswith(_squash(kpi.description)), (model, kpi.name)
+            assert described.startswith(squash(kpi.description)), (model, kpi.name)
