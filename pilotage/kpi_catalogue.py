@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from pilotage.generated_files import Drift, relative, sync_file
-from pilotage.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from pilotage.settings import DBT_PROJECT_DIR, LANGUAGES, PROJECT_ROOT
 
 CATALOGUE_PATH = DBT_PROJECT_DIR / "kpis.yml"
 DBT_MACRO_PATH = DBT_PROJECT_DIR / "macros" / "_kpi_catalogue.sql"
@@ -59,7 +59,6 @@ FIELDS = (
 # column: the mart column when it is not the name (a long mart whose column names another
 # grain's KPI already has, e.g. kpi_objectives.pace next to kpi_rep_month.pace).
 OPTIONAL_FIELDS = ("column",)
-LANGUAGES = ("en", "fr")
 # ratio: a share, shown as a percentage; rate: a quotient that is not a share (per working
 # day, per deal); days: a duration in days; metric: in the unit of the row's metric (a long mart
 # such as kpi_objectives: an amount for revenue, a count for calls).

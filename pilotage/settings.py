@@ -42,6 +42,8 @@ DEFAULT_SUPERSET_URL = "http://127.0.0.1:8088"
 DEFAULT_REFRESH_CRON = "0 7-19 * * 1-5"
 DEFAULT_TIMEZONE = "Europe/Paris"
 ENVIRONMENTS = ("demo", "production")
+# The dashboards' languages: Superset's UI and the KPI catalogue's labels (dbt/kpis.yml).
+LANGUAGES = ("en", "fr")
 _TRUE = ("1", "true", "yes", "on")
 # Settings that may be unset (``to_env`` leaves them out then).
 OPTIONAL_VARS = (
@@ -70,6 +72,8 @@ class Settings:
     sources: tuple[str, ...] = SOURCE_SYSTEMS
     # PILOTAGE_ENV: demo (generated local secrets) or production (refuses weak secrets).
     environment: str = "demo"
+    # PILOTAGE_LANGUAGE: the dashboards' language, Superset's UI included (en or fr).
+    language: str = "en"
     # PILOTAGE_VERBOSE: every line of Superset's bootstrap, not only pilotage's progress.
     verbose: bool = False
     # PILOTAGE_SUPERSET_URL: where the Dagster asset refreshes the dashboards' caches.
@@ -111,6 +115,7 @@ class Settings:
             "PILOTAGE_AS_OF": self.as_of.isoformat(),
             "PILOTAGE_SOURCES": ",".join(self.sources),
             "PILOTAGE_ENV": self.environment,
+            "PILOTAGE_LANGUAGE": self.language,
             "PILOTAGE_VERBOSE": "1" if self.verbose else "",
             "PILOTAGE_SUPERSET_URL": self.superset_url,
             "PILOTAGE_SUPERSET_VENV": str(self.superset_venv),
@@ -175,6 +180,14 @@ def parse_environment(value: str | None) -> str:
     return name
 
 
+def parse_language(value: str | None) -> str:
+    """PILOTAGE_LANGUAGE: en (the default) or fr, the languages of the KPI catalogue's labels."""
+    name = (value or "en").strip().lower() or "en"
+    if name not in LANGUAGES:
+        raise ValueError(f"PILOTAGE_LANGUAGE={value!r}: use {' or '.join(LANGUAGES)}")
+    return name
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value).expanduser().resolve() if value and value.strip() else None
 
@@ -209,6 +222,7 @@ def load_settings(
         as_of=parse_as_of(env.get("PILOTAGE_AS_OF")),
         sources=parse_sources(env.get("PILOTAGE_SOURCES")),
         environment=parse_environment(env.get("PILOTAGE_ENV")),
+        language=parse_language(env.get("PILOTAGE_LANGUAGE")),
         verbose=env.get("PILOTAGE_VERBOSE", "").strip().lower() in _TRUE,
         superset_url=(_text(env.get("PILOTAGE_SUPERSET_URL")) or DEFAULT_SUPERSET_URL).rstrip("/"),
         superset_venv=(_path(env.get("PILOTAGE_SUPERSET_VENV")) or PROJECT_ROOT / ".venv-superset"),

@@ -6,13 +6,15 @@ pipeline: this module only builds environments and commands and runs them as sub
 - ``superset_env(settings)``: the environment variables every Superset process needs;
 - ``ensure_demo_secrets(settings)``: local secret key and admin password for the demo (never in
   production, never committed), generated once and reused;
-- ``bootstrap(settings)``: metadata DB migration, admin user, roles, dashboards as code, RLS;
+- ``bootstrap(settings)``: metadata DB migration, admin user, roles, dashboards as code (KPI
+  labels in the dashboards' language), RLS;
 - ``serve_command(settings, host, port)``: the command that starts the web server;
 - ``admin_credentials(settings)``: how to log in.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -21,10 +23,13 @@ import time
 from collections import deque
 from pathlib import Path
 
+from pilotage.kpi_catalogue import load_catalogue
 from pilotage.settings import SUPERSET_DIR, Settings, load_settings
 
 DEMO_SECRETS_NAME = ".demo-secrets.env"
 SECRET_VARS = ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD")
+# Read by superset/bootstrap.py (its KPI_LABELS_FILE) in SUPERSET_HOME.
+KPI_LABELS_FILE = "kpi_labels.json"
 
 
 class SupersetError(RuntimeError):
@@ -136,6 +141,15 @@ def superset_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def write_kpi_labels(settings: Settings) -> Path:
+    """The KPI metrics' labels in the dashboards' language (PILOTAGE_LANGUAGE), from the KPI
+    catalogue, for superset/bootstrap.py (it runs in Superset's environment, without pilotage)."""
+    labels = {kpi.name: getattr(kpi.label, settings.language) for kpi in load_catalogue().kpis}
+    path = superset_home(settings) / KPI_LABELS_FILE
+    path.write_text(json.dumps(labels, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
 def bootstrap(settings: Settings) -> None:
     """Migrate Superset's metadata DB, create/update the admin, import the dashboards, set RLS.
 
@@ -154,6 +168,7 @@ def bootstrap(settings: Settings) -> None:
             "(PILOTAGE_ENV=production)."
         )
     superset_home(settings).mkdir(parents=True, exist_ok=True)
+    write_kpi_labels(settings)
     command = [str(_python(settings)), str(SUPERSET_DIR / "bootstrap.py")]
     print(f"==> Superset bootstrap ({superset_home(settings)})", flush=True)
     started = time.monotonic()

@@ -7,7 +7,8 @@ superset/bootstrap.py``. Idempotent; every step updates in place:
 1. migrate the metadata database (``superset db upgrade``);
 2. sync built-in roles and permissions (``superset init``);
 3. create or update the admin (SUPERSET_ADMIN_USERNAME / SUPERSET_ADMIN_PASSWORD);
-4. import the dashboards-as-code bundle (superset/assets, DuckDB path rendered) with overwrite,
+4. import the dashboards-as-code bundle (superset/assets, DuckDB path rendered, KPI labels in the
+   dashboards' language) with overwrite,
    the same command as ``superset import-dashboards -p bundle.zip -u admin``;
 5. roles "Sales Rep", "Sales Manager", "Executive" and the row-level security rules.
 """
@@ -15,17 +16,22 @@ superset/bootstrap.py``. Idempotent; every step updates in place:
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import time
 import zipfile
 from pathlib import Path
 
+import yaml
+
 HERE = Path(__file__).resolve().parent
 ASSETS_DIR = HERE / "assets"
 BUNDLE_ROOT = "pilotage_assets"  # the importer wants exactly one top-level folder in the ZIP
 SERVING_PLACEHOLDER = "${PILOTAGE_SERVING_PATH}"
 DATABASE_NAME = "pilotage_serving"
+# In SUPERSET_HOME: the KPI labels in the dashboards' language (pilotage.superset_admin writes it).
+KPI_LABELS_FILE = "kpi_labels.json"
 
 REP_ROLE, MANAGER_ROLE, EXECUTIVE_ROLE = "Sales Rep", "Sales Manager", "Executive"
 BUSINESS_ROLES = (REP_ROLE, MANAGER_ROLE, EXECUTIVE_ROLE)
@@ -84,8 +90,24 @@ def serving_path() -> Path:
     return path
 
 
-def build_bundle(serving: Path) -> bytes:
-    """The assets tree as an in-memory ZIP with one top-level folder and the DuckDB path set."""
+def kpi_labels() -> dict[str, str]:
+    """The KPI metrics' labels in the dashboards' language (metric name -> label), written by
+    ``pilotage.superset_admin.bootstrap`` from the KPI catalogue (dbt/kpis.yml) into SUPERSET_HOME;
+    none when this script is run by hand without it (the assets' own English labels stay)."""
+    path = Path(os.environ.get("SUPERSET_HOME", ".")) / KPI_LABELS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _with_labels(text: str, labels: dict[str, str]) -> str:
+    dataset = yaml.safe_load(text)
+    for metric in dataset.get("metrics") or []:
+        metric["verbose_name"] = labels.get(metric["metric_name"], metric["verbose_name"])
+    return yaml.safe_dump(dataset, sort_keys=False, allow_unicode=True)
+
+
+def build_bundle(serving: Path, labels: dict[str, str] | None = None) -> bytes:
+    """The assets tree as an in-memory ZIP with one top-level folder, the DuckDB path set and the
+    KPI metrics labelled in the dashboards' language (``labels``: metric name -> label)."""
     if not (ASSETS_DIR / "metadata.yaml").is_file():
         fail(f"{ASSETS_DIR / 'metadata.yaml'} is missing: the assets tree is incomplete.")
     buffer = io.BytesIO()
@@ -95,6 +117,8 @@ def build_bundle(serving: Path) -> bytes:
             text = path.read_text(encoding="utf-8")
             if relative.startswith("databases/"):
                 text = text.replace(SERVING_PLACEHOLDER, str(serving))
+            if relative.startswith("datasets/") and labels:
+                text = _with_labels(text, labels)
             bundle.writestr(f"{BUNDLE_ROOT}/{relative}", text)
     return buffer.getvalue()
 
@@ -245,7 +269,7 @@ def main() -> None:
         admin = ensure_admin(security_manager, db)
         log(f"importing dashboards as code from {ASSETS_DIR}")
         try:
-            import_bundle(build_bundle(serving), admin)
+            import_bundle(build_bundle(serving, kpi_labels()), admin)
         except Exception as exc:  # the importer's own messages are terse: add where and what
             messages = getattr(exc, "normalized_messages", lambda: None)()
             fail(f"importing {ASSETS_DIR} failed: {exc!r} {messages or ''}")

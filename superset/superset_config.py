@@ -10,11 +10,13 @@ sets it for the demo and the tests):
 - ``SUPERSET_HOME`` (default ``<project>/data/superset_home``), ``SUPERSET_METADATA_URI`` (default
   SQLite in SUPERSET_HOME; Postgres in production), ``REDIS_URL`` (production cache and Celery).
 
-The company's colours live in ``branding.yaml`` beside this file.
+The company's name, logo and colours live in ``branding.yaml`` beside this file; the language
+in ``PILOTAGE_LANGUAGE``.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 from datetime import timedelta
@@ -117,14 +119,30 @@ SQLALCHEMY_DATABASE_URI = os.environ.get("SUPERSET_METADATA_URI") or (
 BRANDING = yaml.safe_load((_HERE / "branding.yaml").read_text(encoding="utf-8"))
 _colors = BRANDING["colors"]
 
+
+def _logo_data_url(name: str) -> str:
+    """The company's logo as a data: URL: nothing to copy into Superset's static folder, and the
+    Content-Security-Policy already allows data: images."""
+    path = _HERE / name
+    kind = {".svg": "image/svg+xml", ".png": "image/png"}.get(path.suffix.lower())
+    if kind is None or not path.is_file():
+        raise PilotageConfigError(
+            f"branding.yaml: logo {name!r} must be an .svg or .png file beside branding.yaml"
+        )
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
 APP_NAME = BRANDING["app_name"]
+LOGO_URL = _logo_data_url(BRANDING["logo"])
+APP_ICON = LOGO_URL  # the navbar's brand (menu data), beside the theme's brandLogoUrl
+FAVICONS = [{"href": LOGO_URL}]
 _TOKENS = {
     "brandAppName": BRANDING["app_name"],
     "brandLogoAlt": BRANDING["app_name"],
-    "brandLogoUrl": "/static/assets/images/superset-logo-horiz.png",
-    "brandLogoMargin": "18px 0",
+    "brandLogoUrl": LOGO_URL,
+    "brandLogoMargin": "14px 0",
     "brandLogoHref": "/dashboard/list/",
-    "brandLogoHeight": "24px",
+    "brandLogoHeight": "32px",
     "brandSpinnerUrl": None,
     "brandSpinnerSvg": None,
     "colorPrimary": _colors["primary"],
@@ -162,6 +180,18 @@ EXTRA_CATEGORICAL_COLOR_SCHEMES = [
         "colors": list(BRANDING["palette"]),
     }
 ]
+
+# --------------------------------------------------------------------------------------------
+# Language: PILOTAGE_LANGUAGE (en or fr, pilotage/settings.py) is everyone's default; the language
+# menu offers both (Superset ships the French translations).
+# --------------------------------------------------------------------------------------------
+LANGUAGES = {
+    "en": {"flag": "us", "name": "English"},
+    "fr": {"flag": "fr", "name": "Français"},
+}
+BABEL_DEFAULT_LOCALE = os.environ.get("PILOTAGE_LANGUAGE", "en").strip().lower() or "en"
+if BABEL_DEFAULT_LOCALE not in LANGUAGES:
+    raise PilotageConfigError(f"PILOTAGE_LANGUAGE={BABEL_DEFAULT_LOCALE!r}: use en or fr")
 
 # --------------------------------------------------------------------------------------------
 # Features and security

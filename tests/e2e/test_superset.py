@@ -8,6 +8,7 @@ drift from them.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import json
@@ -300,6 +301,21 @@ def test_dashboard_page_wears_company_colours(superset: Superset) -> None:
     assert f'"colorPrimary": "{branding["colors"]["primary"]}"' in text
     assert f'"brandAppName": "{branding["app_name"]}"' in text
     assert f'"id": "{branding["color_scheme_id"]}"' in text
+    # the company's logo in the header (a data: URL of the file branding.yaml names), not Superset's
+    logo = base64.b64encode((SUPERSET_DIR / branding["logo"]).read_bytes()).decode("ascii")
+    assert f'"brandLogoUrl": "data:image/svg+xml;base64,{logo}"' in text
+    assert "superset-logo-horiz" not in text
+    # English by default (PILOTAGE_LANGUAGE unset); French one click away, translations included
+    assert '"locale": "en"' in text
+    browser.get(f"{superset.url}/lang/fr", timeout=30)
+    french = html.unescape(
+        browser.get(f"{superset.url}/superset/dashboard/sales-performance/", timeout=60).text
+    )
+    assert '"locale": "fr"' in french
+    pack = browser.get(f"{superset.url}/superset/language_pack/fr/", timeout=30)
+    assert pack.status_code == 200
+    messages = pack.json()["locale_data"]["superset"]
+    assert messages["Dashboards"] == ["Tableaux de bord"]
 
 
 def test_every_chart_answers_with_rows(superset: Superset) -> None:

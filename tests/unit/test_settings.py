@@ -118,6 +118,7 @@ def test_load_settings_reads_every_setting(tmp_path):
         PREFIX + "AS_OF": "2026-11-15",
         PREFIX + "SOURCES": "erp, crm,crm",
         PREFIX + "ENV": "Production",
+        PREFIX + "LANGUAGE": " FR",
         PREFIX + "VERBOSE": "yes",
         PREFIX + "SUPERSET_URL": "http://superset:8088/",
         PREFIX + "SUPERSET_VENV": str(tmp_path / "venv"),
@@ -134,6 +135,7 @@ def test_load_settings_reads_every_setting(tmp_path):
     assert settings.as_of == dt.date(2026, 11, 15)
     assert settings.sources == ("crm", "erp")
     assert settings.production and settings.verbose
+    assert settings.language == "fr"
     assert settings.superset_url == "http://superset:8088"
     assert settings.superset_venv == tmp_path / "venv"
     assert (settings.refresh_cron, settings.timezone) == ("0 6 * * *", "UTC")
@@ -153,12 +155,13 @@ def test_defaults_need_no_environment():
     assert settings.as_of == dt.date.today()
     assert settings.sources == ("crm", "erp")
     assert not settings.production and not settings.verbose
+    assert settings.language == "en"
     assert settings.erp_database_url is None and settings.landing_config is None
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("AS_OF", "15/11/2026"), ("SOURCES", "crm,sap"), ("ENV", "prod")],
+    [("AS_OF", "15/11/2026"), ("SOURCES", "crm,sap"), ("ENV", "prod"), ("LANGUAGE", "de")],
 )
 def test_a_malformed_value_names_its_variable(name, value):
     with pytest.raises(ValueError, match=PREFIX + name):
