@@ -357,3 +357,16 @@ def test_pipeline_coverage_keeps_outliers_readable() -> None:
     params = _charts()["objectives/pipeline_coverage"]["params"]
     assert params["y_axis_bounds"][1] is not None and params["truncateYAxis"] is True
     assert params["y_axis_title"] and int(params["y_axis_title_margin"]) >= 30
+
+
+def test_ranks_are_not_drawn_as_bars() -> None:
+    """A table draws a bar for each numeric column: a rank's bar grows as the rank gets worse,
+    so the tables that show a rank switch its bar off."""
+    ranks = 0
+    for name, chart in _charts().items():
+        params = chart["params"]
+        for column in [*params.get("all_columns", []), *params.get("groupby", [])]:
+            if column.endswith("rank") and params.get("show_cell_bars"):
+                assert params["column_config"][column]["showCellBars"] is False, name
+                ranks += 1
+    assert ranks >= 1
