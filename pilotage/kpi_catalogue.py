@@ -802,9 +802,11 @@ def render_docs(catalogue: Catalogue) -> str:
         "- **Thresholds**: green at or better than the green value, red at or worse than the red",
         "  value, amber in between. Direction `neutral`: neither higher nor lower is better",
         "  (targets).",
-        f"- **Currency**: every KPI of unit `currency` is shown in {catalogue.currency.symbol}"
-        f" ({catalogue.currency.symbol_position}) on the dashboards: `superset.currency` in",
-        "  the catalogue, the Superset metric's `currency`.",
+        f"- **Currency**: the dashboards show every KPI of unit `currency` in"
+        f" {catalogue.currency.symbol},",
+        f"  written as a {catalogue.currency.symbol_position} (`superset.currency` in the"
+        " catalogue, the Superset",
+        "  metrics' `currency`).",
         "",
         "## Summary",
         "",

@@ -64,6 +64,7 @@ class Superset:
         self.url = url
         self.settings = settings
         self.admin = self.login(*admin)
+        self._users: dict[str, tuple[str, str, str]] = {}  # e-mail -> (username, password, role)
 
     def login(self, username: str, password: str) -> requests.Session:
         session = requests.Session()
@@ -84,6 +85,36 @@ class Superset:
         response = (session or self.admin).get(f"{self.url}{path}", timeout=60, **kwargs)
         assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
         return response.json()
+
+    def create_user(self, username: str, email: str, role: str) -> tuple[str, str]:
+        """A user of ``role`` ("Sales Rep", "Sales Manager", "Executive", "Alpha"...) whose
+        e-mail is ``email`` (what row-level security reads); returns (username, password).
+
+        Superset's e-mails are unique: a second call for an e-mail gets the user the first call
+        created (with the same role), so modules of the session may pick the same person."""
+        if email in self._users:
+            known_username, known_password, known_role = self._users[email]
+            assert known_role == role, f"{email} is already a {known_role}, not a {role}"
+            return known_username, known_password
+        roles = self.get("/api/v1/security/roles/", params={"q": "(page_size:100)"})["result"]
+        role_id = next(r["id"] for r in roles if r["name"] == role)
+        password = f"pw-{username}-{os.getpid()}-Aa1!"
+        response = self.admin.post(
+            f"{self.url}/api/v1/security/users/",
+            json={
+                "active": True,
+                "email": email,
+                "first_name": username,
+                "last_name": "pytest",
+                "username": username,
+                "password": password,
+                "roles": [role_id],
+            },
+            timeout=30,
+        )
+        assert response.status_code in (200, 201), response.text
+        self._users[email] = (username, password, role)
+        return username, password
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,28 @@ from tests.e2e.conftest import Superset
 pytestmark = pytest.mark.superset
 
 ASSETS = SUPERSET_DIR / "assets"
+CATALOGUE = yaml.safe_load((SUPERSET_DIR.parent / "dbt" / "kpis.yml").read_text())
+PACE_THRESHOLDS = next(k for k in CATALOGUE["kpis"] if k["name"] == "pace")["thresholds"]
+REVENUE_TREND = "Revenue vs target by month (complete months)"
+ACTIVITY_TREND = "Activities by type per month (complete months)"
+# What a sales director reads in the legends and tables (the spec, written here by hand).
+ACTIVITY_LABELS = {
+    "call": "Calls",
+    "email": "Emails",
+    "meeting": "Meetings",
+    "proposal": "Proposals",
+    "quote": "Quotes",
+    "contract": "Contracts",
+    "unclassified": "Other",
+}
+METRIC_LABELS = {
+    "revenue": "Revenue (€)",
+    "gross_margin": "Gross margin (€)",
+    "calls": "Calls",
+    "meetings": "Meetings",
+    "new_opportunities": "New opportunities",
+}
+PERIOD_LABELS = {"month": "Month to date", "quarter": "Quarter to date"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,6 +75,31 @@ def _num(value) -> float | None:
 
 def _month(epoch_ms: float) -> dt.date:
     return dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC).date()
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def _status(pace: float | None) -> str:
+    """The catalogue's status of a pace (dbt/kpis.yml pace thresholds), for rows with a target
+    due to date."""
+    if pace is None:
+        return "not started"
+    if round(pace, 6) >= PACE_THRESHOLDS["green"]:
+        return "on track"
+    if round(pace, 6) <= PACE_THRESHOLDS["red"]:
+        return "off track"
+    return "at risk"
+
+
+def _month_before(day: dt.date) -> dt.date:
+    return (day.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def _as_of(serving_db: Path) -> dt.date:
+    [row] = _query(serving_db, "select distinct as_of_date as d from marts.kpi_rep_month")
+    return row["d"]
 
 
 LEADERBOARD_SQL = """
@@ -274,8 +321,42 @@ def test_dashboard_lists_all_charts(superset: Superset) -> None:
     metadata = json.loads(dashboard["json_metadata"])
     assert metadata["color_scheme"] == "pilotage"
     filters = {f["name"]: f["filterType"] for f in metadata["native_filter_configuration"]}
-    assert filters == {"Month": "filter_time", "Team": "filter_select", "Rep": "filter_select"}
+    assert filters == {"Period": "filter_time", "Team": "filter_select", "Rep": "filter_select"}
     assert set(_chart_ids(superset)) == _asset_chart_names()
+    # The Period opens on the current month: the time range the dashboard sends, and what
+    # this Superset makes of it (the server's today, not the pipeline's as-of date).
+    period = next(
+        f for f in metadata["native_filter_configuration"] if f["filterType"] == "filter_time"
+    )
+    time_range = period["defaultDataMask"]["extraFormData"]["time_range"]
+    assert time_range == "Current month"
+    before = dt.date.today()
+    response = _browser(superset).get(
+        f"{superset.url}/api/v1/time_range/", params={"q": f"'{time_range}'"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    [resolved] = response.json()["result"]
+    since = dt.date.fromisoformat(resolved["since"][:10])
+    assert since in {before.replace(day=1), dt.date.today().replace(day=1)}
+    assert dt.date.fromisoformat(resolved["until"][:10]) == _next_month(since)
+
+
+def _browser(superset: Superset) -> requests.Session:
+    """A browser's session: the login form, then the session cookie (the /api/v1/time_range/
+    view of the web app takes no token)."""
+    import re
+
+    browser = requests.Session()
+    login_page = browser.get(f"{superset.url}/login/", timeout=30)
+    token = re.search(r'id="csrf_token"[^>]*value="([^"]+)"', login_page.text)
+    assert token, "no CSRF token on the login form"
+    username, password = superset_admin.admin_credentials(superset.settings)
+    browser.post(
+        f"{superset.url}/login/",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        timeout=30,
+    )
+    return browser
 
 
 def test_dashboard_page_wears_company_colours(superset: Superset) -> None:
@@ -330,29 +411,89 @@ def test_leaderboard_matches_duckdb(superset: Superset, serving_db: Path) -> Non
     _assert_leaderboard(result["data"], _expected_leaderboard(serving_db))
     attainments = [r["attainment"] for r in result["data"] if r["attainment"] is not None]
     assert attainments == sorted(attainments, reverse=True), "leaderboard is not ranked"
-    # status is the pipeline's own, for the as-of month (none for a team the rep has left)
-    statuses = _query(
+    # status reads the pace of the same rows (here every month): recomputed from the mart's
+    # sums and the catalogue's thresholds
+    paces = _query(
         serving_db,
-        "select rep_name, team_name, "
-        "max(case when month_start = date_trunc('month', as_of_date) then status end) as status "
+        "select rep_name, team_name, sum(revenue_target) as target, "
+        "sum(case when revenue_target is not null then revenue end) "
+        "/ nullif(sum(prorated_target_to_date), 0) as pace "
         "from marts.kpi_rep_month group by all",
     )
-    want = {(r["rep_name"], r["team_name"]): r["status"] for r in statuses}
+    want = {
+        (r["rep_name"], r["team_name"]): _status(_num(r["pace"])) if r["target"] else "no target"
+        for r in paces
+    }
     got = {(r["rep_name"], r["team_name"]): r["current_status"] for r in result["data"]}
     assert got == want
 
 
+def _leaderboard_for(superset: Superset, start: dt.date, end: dt.date) -> list[dict]:
+    """The leaderboard as the dashboard's Period filter asks for it: [start, end)."""
+    charts = _chart_ids(superset)
+    context = json.loads(
+        superset.get(f"/api/v1/chart/{charts['Rep leaderboard']}")["result"]["query_context"]
+    )
+    query = context["queries"][0]
+    query["filters"] = [f for f in query["filters"] if f["op"] != "TEMPORAL_RANGE"] + [
+        {"col": "month_start", "op": "TEMPORAL_RANGE", "val": f"{start} : {end}"}
+    ]
+    response = superset.admin.post(f"{superset.url}/api/v1/chart/data", json=context, timeout=60)
+    assert response.status_code == 200, response.text
+    result = response.json()["result"][0]
+    assert not result.get("rejected_filters"), result["rejected_filters"]
+    return result["data"]
+
+
+def test_status_agrees_with_the_figures_beside_it(superset: Superset, serving_db: Path) -> None:
+    """For every row of the leaderboard, in the current (as-of) month the dashboard opens on and
+    in the last complete month: the status is the catalogue's reading of the pace shown beside
+    it, never "off track" beside an attainment at or above green, never "on track" beside one
+    at or below red; in a complete month pace and attainment are the same number."""
+    as_of = _as_of(serving_db)
+    month = as_of.replace(day=1)
+    previous = (month - dt.timedelta(days=1)).replace(day=1)
+    green, red = PACE_THRESHOLDS["green"], PACE_THRESHOLDS["red"]
+    for start, complete in ((month, False), (previous, True)):
+        rows = _leaderboard_for(superset, start, _next_month(start))
+        want = _expected_leaderboard(serving_db, "where month_start = ?", [start])
+        _assert_leaderboard(rows, want)
+        assert any(r["current_status"] == "off track" for r in rows) or complete
+        for row in rows:
+            key = (row["rep_name"], row["team_name"], start)
+            attainment, pace = _num(row["attainment"]), _num(row["pace"])
+            if row["revenue_target"] is None:
+                assert row["current_status"] == "no target", key
+                continue
+            assert row["current_status"] == _status(pace), key
+            if attainment is not None and attainment >= green:
+                assert row["current_status"] == "on track", key
+            if attainment is not None and attainment <= red and complete:
+                assert row["current_status"] == "off track", key
+            if complete:
+                assert pace == pytest.approx(attainment), key
+
+
 def test_revenue_charts_match_duckdb(superset: Superset, serving_db: Path) -> None:
     charts = _chart_ids(superset)
+    # complete months only, from the month of the first invoice (fct_revenue) on
+    as_of = _as_of(serving_db)
+    [first] = _query(serving_db, "select min(invoice_date) as d from marts.fct_revenue")
+    first_month = first["d"].replace(day=1)
     by_month = _query(
         serving_db,
         "select month_start, sum(revenue) as revenue, sum(revenue_target) as revenue_target "
-        "from marts.kpi_rep_month group by month_start",
+        "from marts.kpi_rep_month where month_start >= ? and month_start < ? "
+        "group by month_start",
+        [first_month, as_of.replace(day=1)],
     )
     want = {r["month_start"]: r for r in by_month}
-    rows = _chart_data(superset, charts["Revenue vs target by month"])["data"]
+    rows = _chart_data(superset, charts[REVENUE_TREND])["data"]
     got = {_month(r["month_start"]): r for r in rows}
     assert set(got) == set(want)
+    assert min(got) == first_month and max(got) == _month_before(as_of)
+    months_in_mart = _query(serving_db, "select min(month_start) as m from marts.kpi_rep_month")
+    assert months_in_mart[0]["m"] < first_month, "the demo has months before the first invoice"
     for month, row in want.items():
         assert got[month]["revenue"] == pytest.approx(_num(row["revenue"]), abs=0.01)
         assert _num(got[month]["revenue_target"]) == pytest.approx(
@@ -371,15 +512,17 @@ def test_revenue_charts_match_duckdb(superset: Superset, serving_db: Path) -> No
 
 
 def test_activity_chart_matches_duckdb(superset: Superset, serving_db: Path) -> None:
+    """Complete months only, one series per activity type in words (Calls, not call)."""
     want = {
-        (r["month_start"], r["activity_type"]): r["n"]
+        (r["month_start"], ACTIVITY_LABELS[r["activity_type"]]): r["n"]
         for r in _query(
             serving_db,
             "select month_start, activity_type, count(*) as n from marts.fct_activities "
-            "group by all",
+            "where month_start < ? group by all",
+            [_as_of(serving_db).replace(day=1)],
         )
     }
-    rows = _chart_data(superset, _chart_ids(superset)["Activities by type per month"])["data"]
+    rows = _chart_data(superset, _chart_ids(superset)[ACTIVITY_TREND])["data"]
     got = {
         (_month(row["month_start"]), activity_type): int(count)
         for row in rows
@@ -463,24 +606,7 @@ def test_sqllab_sandbox_refuses_escapes(superset: Superset, tmp_path: Path) -> N
 
 
 def _create_user(superset: Superset, username: str, email: str, role: str) -> tuple[str, str]:
-    roles = superset.get("/api/v1/security/roles/", params={"q": "(page_size:100)"})["result"]
-    role_id = next(r["id"] for r in roles if r["name"] == role)
-    password = f"pw-{username}-{os.getpid()}-Aa1!"
-    response = superset.admin.post(
-        f"{superset.url}/api/v1/security/users/",
-        json={
-            "active": True,
-            "email": email,
-            "first_name": username,
-            "last_name": "pytest",
-            "username": username,
-            "password": password,
-            "roles": [role_id],
-        },
-        timeout=30,
-    )
-    assert response.status_code in (200, 201), response.text
-    return username, password
+    return superset.create_user(username, email, role)
 
 
 def test_sales_rep_sees_only_own_rows_and_no_sqllab(superset: Superset, serving_db: Path) -> None:
@@ -498,10 +624,10 @@ def test_sales_rep_sees_only_own_rows_and_no_sqllab(superset: Superset, serving_
     want = _query(
         serving_db,
         "select count(*) as n from marts.fct_activities a join marts.dim_rep r using (rep_id) "
-        "where r.email = ?",
-        [rep],
+        "where r.email = ? and a.month_start < ?",
+        [rep, _as_of(serving_db).replace(day=1)],
     )[0]["n"]
-    activity_rows = _chart_data(superset, charts["Activities by type per month"], session)["data"]
+    activity_rows = _chart_data(superset, charts[ACTIVITY_TREND], session)["data"]
     total = sum(
         count
         for row in activity_rows
@@ -582,7 +708,7 @@ def test_dashboard_filters_apply_to_both_datasets(superset: Superset, serving_db
     for name, sql in {
         "Revenue": "select sum(revenue) from marts.kpi_rep_month "
         "where team_name = ? and month_start >= ? and month_start < ?",
-        "Activities by type per month": "select count(*) from marts.fct_activities a "
+        ACTIVITY_TREND: "select count(*) from marts.fct_activities a "
         "join marts.dim_team t using (team_id) "
         "where t.team_name = ? and a.month_start >= ? and a.month_start < ?",
     }.items():
@@ -759,13 +885,19 @@ def test_objectives_dashboard_answers_with_the_serving_file(
         [month],
     )
     assert rep_rows and team_rows and driver_rows, f"no objectives for {month} in the serving file"
+    # the tables show the metric and the period in words, and every status reads its row's pace
+    for row in rep_rows + team_rows:
+        row["metric_label"] = METRIC_LABELS[row["metric"]]
+        row["period_label"] = PERIOD_LABELS[row["period_grain"]]
+        if row["target"] and row["actual"] is not None:
+            assert row["status"] == _status(row["pace"]), row
 
     rep_key, rep_values = (
-        ("member_name", "team_name", "metric"),
+        ("member_name", "team_name", "metric_label"),
         ("target", "actual", "attainment", "pace", "status", "required_daily_rate", "gap"),
     )
     team_key, team_values = (
-        ("team_name", "metric", "period_grain"),
+        ("team_name", "metric_label", "period_label"),
         ("target", "actual", "attainment", "pace", "status", "run_rate_projection", "gap"),
     )
     driver_key = ("member_name", "team_name")
@@ -811,7 +943,7 @@ def test_objectives_dashboard_answers_with_the_serving_file(
     )
     pipeline, missing = {}, {}
     for row in revenue_rows:
-        key = (row["member_name"], row["period_grain"])
+        key = (row["member_name"], PERIOD_LABELS[row["period_grain"]])
         if row["target"] is not None and row["target"] > row["actual"]:
             missing[key] = missing.get(key, 0) + float(row["target"] - row["actual"])
             if row["open_in_period_pipeline"] is not None:
@@ -840,6 +972,30 @@ def test_objectives_dashboard_answers_with_the_serving_file(
         result = response.json()["result"][0]
         assert not result.get("rejected_filters"), (name, result["rejected_filters"])
         assert result["data"] and {row["team_name"] for row in result["data"]} == {team}, name
+
+    # The Period filter's default (month to date) and the Metric filter, on the label columns
+    # (calculated in the dataset), as the dashboard sends them when it opens.
+    dashboard_filters = {
+        f["name"]: f for f in metadata["native_filter_configuration"] if f["name"] == "Period"
+    }
+    default = dashboard_filters["Period"]["defaultDataMask"]["extraFormData"]["filters"]
+    context = json.loads(
+        superset.get(f"/api/v1/chart/{charts['Team objectives']}")["result"]["query_context"]
+    )
+    context["queries"][0]["filters"] += [
+        *default,
+        {"col": "metric_label", "op": "IN", "val": [METRIC_LABELS["revenue"]]},
+    ]
+    response = superset.admin.post(f"{superset.url}/api/v1/chart/data", json=context, timeout=60)
+    assert response.status_code == 200, response.text
+    result = response.json()["result"][0]
+    assert not result.get("rejected_filters"), result["rejected_filters"]
+    _assert_same_rows(
+        result["data"],
+        [r for r in team_rows if r["period_grain"] == "month" and r["metric"] == "revenue"],
+        team_key,
+        team_values,
+    )
 
     # Row-level security, with users whose e-mail no earlier test has taken.
     taken = _user_emails(superset)
@@ -870,3 +1026,43 @@ def test_objectives_dashboard_answers_with_the_serving_file(
         *_create_user(superset, "pytest_objectives_manager", manager, "Sales Manager")
     )
     check(session, team_ids={t["team_id"] for t in teams if t["manager_email"] == manager})
+
+
+def _dataset(superset: Superset, table_name: str) -> dict:
+    datasets = superset.get("/api/v1/dataset/", params={"q": "(page_size:100)"})["result"]
+    [found] = [d for d in datasets if d["table_name"] == table_name]
+    return superset.get(f"/api/v1/dataset/{found['id']}")["result"]
+
+
+def test_amounts_are_in_the_configured_currency(superset: Superset) -> None:
+    """What the charts format amounts with: the imported metrics carry the currency of
+    dbt/kpis.yml (amounts only), and the amount tiles and trends use those saved metrics."""
+    configured = CATALOGUE["superset"]["currency"]
+    want = {"symbol": configured["symbol"], "symbolPosition": configured["symbol_position"]}
+    metrics = {m["metric_name"]: m for m in _dataset(superset, "kpi_rep_month")["metrics"]}
+    for name in ("revenue", "revenue_target", "gross_margin", "cost"):
+        assert metrics[name]["currency"] == want, name
+    for name in ("attainment", "pace", "margin_pct", "calls", "current_status"):
+        assert not metrics[name].get("currency"), name
+    charts = _chart_ids(superset)
+    for name, amounts in (("Revenue", ["revenue"]), (REVENUE_TREND, ["revenue", "revenue_target"])):
+        params = json.loads(superset.get(f"/api/v1/chart/{charts[name]}")["result"]["params"])
+        used = params.get("metrics") or [params["metric"]]
+        assert used == amounts, name
+
+
+def test_revenue_tile_compares_with_the_same_point_last_month(
+    superset: Superset, serving_db: Path
+) -> None:
+    """The tile: revenue of the as-of month to date against the same days of the previous month
+    (clamped to its length), recomputed from the invoice lines."""
+    as_of = _as_of(serving_db)
+    month = as_of.replace(day=1)
+    previous = _month_before(as_of)
+    previous_end = min(previous + dt.timedelta(days=as_of.day - 1), month - dt.timedelta(days=1))
+    sql = "select sum(revenue) as r from marts.fct_revenue where invoice_date between ? and ?"
+    now = _num(_query(serving_db, sql, [month, as_of])[0]["r"]) or 0.0
+    before = _num(_query(serving_db, sql, [previous, previous_end])[0]["r"])
+    assert before, "no revenue in the previous month's same days: the tile is not tested"
+    [row] = _chart_data(superset, _chart_ids(superset)["Revenue vs same point last month"])["data"]
+    assert row["revenue_growth_same_point"] == pytest.approx((now - before) / before)

@@ -149,3 +149,224 @@ def test_demo_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
         other = dataclasses.replace(production, data_dir=tmp_path / "prod")
         superset_admin.ensure_demo_secrets(other)
         assert not (tmp_path / "prod").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers people read right (issue 10): currency, default period, status, labels, trends
+# ---------------------------------------------------------------------------------------------
+
+CATALOGUE = yaml.safe_load((SUPERSET_DIR.parent / "dbt" / "kpis.yml").read_text())
+CURRENCY = CATALOGUE["superset"]["currency"]
+KPI_UNITS = {kpi.get("column", kpi["name"]): kpi["unit"] for kpi in CATALOGUE["kpis"]}
+KPI_UNITS.update({kpi["name"]: kpi["unit"] for kpi in CATALOGUE["kpis"]})
+KPI_LABELS = {kpi["name"]: kpi["label"]["en"] for kpi in CATALOGUE["kpis"]}
+
+
+def _datasets() -> dict[str, dict]:
+    return {d["uuid"]: d for d in map(_load, _on_disk("datasets"))}
+
+
+def _charts() -> dict[str, dict]:
+    """Charts by file name (relative to charts/, without .yaml)."""
+    return {
+        str(path.relative_to(ASSETS / "charts").with_suffix("")): _load(path)
+        for path in _on_disk("charts")
+    }
+
+
+def _dashboard(slug: str) -> dict:
+    return next(d for d in map(_load, _on_disk("dashboards")) if d["slug"] == slug)
+
+
+def _column_expression(dataset: str, column: str) -> str:
+    data = next(d for d in _datasets().values() if d["table_name"] == dataset)
+    return next(c["expression"] for c in data["columns"] if c["column_name"] == column)
+
+
+def test_every_amount_column_of_a_chart_shows_the_configured_currency() -> None:
+    """A chart's per-column format: the columns that are amounts (a KPI of unit currency, or
+    any amount of the revenue driver tree) carry the catalogue's currency (dbt/kpis.yml
+    superset.currency); a KPI of another unit (a count, a share, mixed units) carries none. The
+    saved metrics carry it from the catalogue (tests/unit/test_kpi_catalogue.py)."""
+    want = {"symbol": CURRENCY["symbol"], "symbolPosition": CURRENCY["symbol_position"]}
+    datasets = _datasets()
+    amounts_seen = 0
+    for name, chart in _charts().items():
+        dataset = datasets[chart["dataset_uuid"]]["table_name"]
+        for column, config in chart["params"].get("column_config", {}).items():
+            unit = KPI_UNITS.get(column)
+            if unit == "currency" or (dataset == "kpi_revenue_drivers" and unit is None):
+                assert config.get("currencyFormat") == want, (name, column)
+                amounts_seen += 1
+            else:
+                assert "currencyFormat" not in config, (name, column)
+        context = json.loads(chart["query_context"])
+        assert context["form_data"] == chart["params"], f"{name}: query_context is stale"
+    assert amounts_seen >= 9  # the leaderboard's revenue and target, the driver tree's amounts
+
+
+def test_dashboards_open_on_the_current_period() -> None:
+    """Sales performance: the Period time filter defaults to "Current month" (a time range
+    Superset 6.1's get_since_until turns into [first day of this month, first of the next)),
+    sent to the charts as their time_range; Objectives: Period defaults to month to date."""
+    period = next(
+        f
+        for f in _dashboard("sales-performance")["metadata"]["native_filter_configuration"]
+        if f["filterType"] == "filter_time"
+    )
+    assert period["name"] == "Period"
+    assert period["defaultDataMask"]["extraFormData"] == {"time_range": "Current month"}
+    assert period["defaultDataMask"]["filterState"]["value"] == "Current month"
+
+    objectives = {
+        f["name"]: f for f in _dashboard("objectives")["metadata"]["native_filter_configuration"]
+    }
+    mask = objectives["Period"]["defaultDataMask"]
+    column = objectives["Period"]["targets"][0]["column"]["name"]
+    [default] = mask["filterState"]["value"]
+    assert mask["extraFormData"]["filters"] == [{"col": column, "op": "IN", "val": [default]}]
+    con = duckdb.connect()
+    labels = con.execute(
+        f"select {_column_expression('kpi_objectives', column)} "
+        "from (values ('month'), ('quarter')) as t(period_grain)"
+    ).fetchall()
+    assert [row[0] for row in labels] == [default, "Quarter to date"]
+    assert default == "Month to date"
+
+
+def _status(pace: float | None, has_target: bool, has_prorated: bool) -> str:
+    """The catalogue's rule for a status, from the pace thresholds of dbt/kpis.yml."""
+    thresholds = next(k for k in CATALOGUE["kpis"] if k["name"] == "pace")["thresholds"]
+    if not has_target:
+        return "no target"
+    if not has_prorated:
+        return "not started"
+    if pace >= thresholds["green"]:
+        return "on track"
+    if pace <= thresholds["red"]:
+        return "off track"
+    return "at risk"
+
+
+def test_status_metric_reads_the_pace_over_the_same_rows() -> None:
+    """The leaderboard's status (kpi_rep_month metric current_status) is the catalogue's pace
+    rule applied to the pace of the same rows (any period, team, rep), so it cannot say "off
+    track" beside a pace or attainment that is on track."""
+    dataset = next(d for d in _datasets().values() if d["table_name"] == "kpi_rep_month")
+    metrics = {m["metric_name"]: m for m in dataset["metrics"]}
+    con = duckdb.connect()
+    con.execute(
+        "create table t (grp int, revenue decimal(18,2), revenue_target decimal(18,2), "
+        "prorated_target_to_date decimal(18,2))"
+    )
+    # (revenue, target, prorated) rows per group; two rows in a group: a period of two months
+    groups = {
+        1: [(1200, 1000, 1000)],  # 120 %
+        2: [(1000, 2000, 1000)],  # month to date: 50 % attainment, pace 100 %
+        3: [(950, 1000, 1000)],  # 95 %
+        4: [(900, 1000, 1000)],  # 90 %: red at or worse
+        5: [(2510, 1000, 1000), (0, 1000, 1000)],  # 251 % then 0: 125.5 % over both
+        6: [(500, None, None)],  # no target
+        7: [(0, 1000, 0)],  # before the first working day
+        8: [(300, 1000, 400), (100, None, None)],  # a row without target is not in the pace
+    }
+    for grp, rows in groups.items():
+        for row in rows:
+            con.execute("insert into t values (?, ?, ?, ?)", [grp, *row])
+    got = dict(
+        con.execute(
+            f"select grp, {metrics['current_status']['expression']} from t group by grp"
+        ).fetchall()
+    )
+    for grp, rows in groups.items():
+        targeted = [r for r in rows if r[1] is not None]
+        prorated = sum(r[2] for r in targeted)
+        pace = sum(r[0] for r in targeted) / prorated if prorated else None
+        assert got[grp] == _status(pace, bool(targeted), bool(prorated)), (grp, got[grp], pace)
+
+
+def test_labels_are_business_words() -> None:
+    """What legends, series and filter values show: activity types and objective metrics in the
+    KPI catalogue's words (not call, gross_margin), periods as month/quarter to date; no chart
+    groups, lists or filters by a code column; every column a chart shows has a verbose name."""
+    con = duckdb.connect()
+    types = ["call", "email", "meeting", "proposal", "quote", "contract", "unclassified"]
+    rows = con.execute(
+        f"select activity_type, {_column_expression('activities', 'activity_type_label')} "
+        f"from unnest({types}) as t(activity_type)"
+    ).fetchall()
+    want = {t: KPI_LABELS[f"{t}s"] for t in types[:-1]} | {"unclassified": "Other"}
+    assert dict(rows) == want
+    assert want["call"] == "Calls" and want["meeting"] == "Meetings"
+
+    metrics = ["revenue", "gross_margin", "calls", "meetings", "new_opportunities"]
+    symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get(CURRENCY["symbol"], CURRENCY["symbol"])
+    rows = con.execute(
+        f"select metric, {_column_expression('kpi_objectives', 'metric_label')} "
+        f"from unnest({metrics}) as t(metric)"
+    ).fetchall()
+    assert dict(rows) == {
+        m: KPI_LABELS[m] + (f" ({symbol})" if KPI_UNITS[m] == "currency" else "") for m in metrics
+    }
+
+    codes = {"activity_type", "metric", "period_grain"}
+    datasets = _datasets()
+    for name, chart in _charts().items():
+        params = chart["params"]
+        shown = [*params.get("groupby", []), *params.get("all_columns", [])]
+        assert not codes & set(shown), f"{name} shows a code column: {codes & set(shown)}"
+        columns = {c["column_name"]: c for c in datasets[chart["dataset_uuid"]]["columns"]}
+        for column in shown:
+            assert columns[column]["verbose_name"], f"{name}: {column} has no verbose name"
+    for dashboard in map(_load, _on_disk("dashboards")):
+        for native in dashboard["metadata"]["native_filter_configuration"]:
+            for target in native["targets"]:
+                assert target.get("column", {}).get("name") not in codes, native["name"]
+
+
+def test_trends_show_complete_months_from_the_first_revenue() -> None:
+    """The monthly trends leave out the current (partial) month, the revenue trend starts at
+    the company's first revenue, and both are out of the Period filter's scope (which would
+    otherwise cut them down to the current month)."""
+    charts = _charts()
+    for name, history in (("revenue_vs_target", True), ("activities_by_type", False)):
+        filters = {
+            (f["subject"], f["operator"])
+            for f in charts[name]["params"]["adhoc_filters"]
+            if f["expressionType"] == "SIMPLE"
+        }
+        assert ("is_complete_month", "IS TRUE") in filters, name
+        assert (("has_revenue_history", "IS TRUE") in filters) == history, name
+        assert "(complete months)" in charts[name]["slice_name"]
+    dashboard = _dashboard("sales-performance")
+    ids = {
+        node["meta"]["uuid"]: node["meta"]["chartId"]
+        for node in dashboard["position"].values()
+        if isinstance(node, dict) and node.get("type") == "CHART"
+    }
+    period = next(
+        f for f in dashboard["metadata"]["native_filter_configuration"] if f["name"] == "Period"
+    )
+    for name in ("revenue_vs_target", "activities_by_type", "revenue_vs_last_month"):
+        assert ids[charts[name]["uuid"]] in period["scope"]["excluded"], name
+    for name in ("revenue", "attainment", "pace", "margin_pct", "rep_leaderboard"):
+        assert ids[charts[name]["uuid"]] not in period["scope"]["excluded"], name
+
+
+def test_pipeline_coverage_keeps_outliers_readable() -> None:
+    params = _charts()["objectives/pipeline_coverage"]["params"]
+    assert params["y_axis_bounds"][1] is not None and params["truncateYAxis"] is True
+    assert params["y_axis_title"] and int(params["y_axis_title_margin"]) >= 30
+
+
+def test_ranks_are_not_drawn_as_bars() -> None:
+    """A table draws a bar for each numeric column: a rank's bar grows as the rank gets worse,
+    so the tables that show a rank switch its bar off."""
+    ranks = 0
+    for name, chart in _charts().items():
+        params = chart["params"]
+        for column in [*params.get("all_columns", []), *params.get("groupby", [])]:
+            if column.endswith("rank") and params.get("show_cell_bars"):
+                assert params["column_config"][column]["showCellBars"] is False, name
+                ranks += 1
+    assert ranks >= 1

@@ -3,7 +3,10 @@
 -- margin of kpi_rep_day summed by month with the team of each event's day (a rep who moves
 -- mid-month has a row per team, as in kpi_performance and kpi_objectives), and the rep's revenue
 -- objective and pacing for those days in that team, read from kpi_objectives (one definition of
--- target, attainment, pace and status). A KPI the company's data cannot give is null.
+-- target, attainment, pace and status). A KPI the company's data cannot give is null. Two flags
+-- keep trends honest: is_complete_month (the month ended before the as-of month) and
+-- has_revenue_history (from the month of the company's first revenue on: before it, revenue 0
+-- means the ERP history had not started, not that nothing was sold).
 {%- set counts = [
     'calls', 'emails', 'meetings', 'proposals', 'quotes', 'contracts', 'activities'
 ] %}
@@ -32,6 +35,12 @@ revenue_objectives as (
     where level = 'rep' and metric = 'revenue' and period_grain = 'month'
 ),
 
+revenue_history as (
+    select min({{ month_start('date_day') }}) as first_revenue_month
+    from rep_days
+    where revenue <> 0
+),
+
 months as (
     select
         {{ month_start('date_day') }} as month_start,
@@ -57,6 +66,7 @@ joined as (
     select
         months.*,
         availability.*,
+        revenue_history.first_revenue_month,
         reps.rep_name,
         reps.email as rep_email,
         teams.team_name,
@@ -73,6 +83,7 @@ joined as (
         objectives.status
     from months
     cross join availability
+    cross join revenue_history
     left join reps
         on months.rep_id = reps.rep_id
     left join teams
@@ -113,6 +124,8 @@ final as (
         cast(prorated_target_to_date as decimal(18, 2)) as prorated_target_to_date,
         pace,
         coalesce(status, 'no target') as status,
+        month_start < {{ month_start(as_of_date()) }} as is_complete_month,
+        coalesce(month_start >= first_revenue_month, false) as has_revenue_history,
         {{ as_of_date() }} as as_of_date
     from joined
 )

@@ -1,0 +1,209 @@
+"""Every dashboard, for every business role, in a real browser: each chart draws, no error tile.
+
+Playwright drives the system's Chromium (Debian's ``chromium``, installed by scripts/install.sh;
+no browser is downloaded) against the session's Superset (tests/e2e/conftest.py). Each role logs
+in through Superset's login form, opens each dashboard at 1920x1080 and waits until every chart
+of the dashboard's YAML has settled (tests/e2e/browser.py says what "drawn", "empty" and "error"
+are in Superset 6.1's DOM). A full-page screenshot of every dashboard and role is saved under
+``$PILOTAGE_TEST_ARTIFACTS/screenshots`` (default ``test-artifacts/screenshots`` at the
+repository root).
+
+An empty tile is not a pass: only the ones listed in ``EXPECTED_EMPTY``, each with the reason the
+role really has no rows there, are accepted, and they must be empty (a rep seeing rows there
+would be a leak). Under CI=true a missing Chromium or Playwright fails.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pilotage import superset_admin
+from tests.conftest import service_unavailable
+from tests.e2e import browser
+from tests.e2e.conftest import Superset
+
+pytestmark = pytest.mark.superset
+
+DASHBOARDS = browser.dashboards()
+ROLES = ("admin", "executive", "manager", "rep")
+ARTIFACTS = Path(
+    os.environ.get("PILOTAGE_TEST_ARTIFACTS") or browser.PROJECT_ROOT / "test-artifacts"
+)
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+# (dashboard slug, role, chart) -> (why that role has no rows there, and the evidence: SQL on the
+# serving file, given the role's e-mail, true when the role really has no rows; None when the
+# reason is the design itself).
+EXPECTED_EMPTY = {
+    ("objectives", "rep", "Team objectives"): (
+        "the chart shows level = 'team' rows, and a rep's row-level security on kpi_objectives "
+        "is level = 'rep' AND member_id = the rep (superset/bootstrap.py RLS_CLAUSES): a rep "
+        "never sees a team's row",
+        None,
+    ),
+    ("sales-performance", "rep", "Revenue vs same point last month"): (
+        "the rep had no revenue in the same days of last month, and the growth is null (not "
+        "infinite) when the previous revenue is 0 (metric revenue_growth_same_point)",
+        "select coalesce(sum(revenue_prev_same_point), 0) = 0 from marts.kpi_performance "
+        "where level = 'rep' and period_grain = 'month' and is_current_period and rep_email = ?",
+    ),
+}
+# A "Current month" time filter is Superset's: the server's real month, not PILOTAGE_AS_OF. When
+# the served data has no row in that month (the session's data is as of tests.conftest.AS_OF),
+# the charts in the filter's scope are empty: a known issue, reported as an expected failure.
+NO_ROWS_IN_REAL_MONTH = (
+    "select count(*) = 0 from marts.kpi_rep_month "
+    "where month_start = date_trunc('month', current_date)"
+)
+
+
+def _serving_query(serving_db: Path, sql: str, params: list | None = None):
+    import duckdb
+
+    con = duckdb.connect(str(serving_db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def playwright_browser() -> Iterator[object]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        service_unavailable("BROWSER TESTS NOT RUN: playwright is not installed (make install).")
+    if not os.access(browser.CHROMIUM, os.X_OK):
+        service_unavailable(
+            f"BROWSER TESTS NOT RUN: no Chromium at {browser.CHROMIUM} (make install installs "
+            "Debian's chromium; PILOTAGE_CHROMIUM names another executable)."
+        )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    print(f"\nbrowser screenshots: {SCREENSHOTS}")
+    with sync_playwright() as playwright:
+        chromium = browser.launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def role_users(superset: Superset, serving_db: Path) -> dict[str, tuple[str, str, str]]:
+    """(username, password, e-mail) per business role; the rep and the manager are real people
+    of the demo CRM (the rep with the most months who manages no one, the manager of the most
+    reps), so that row-level security gives them their own rows."""
+    rep = _serving_query(
+        serving_db,
+        "select rep_email from marts.kpi_rep_month where rep_email is not null "
+        "and rep_email not in (select manager_email from marts.kpi_rep_month "
+        "where manager_email is not null) group by 1 order by count(*) desc, 1 limit 1",
+    )
+    manager = _serving_query(
+        serving_db,
+        "select manager_email from marts.kpi_rep_month where manager_email is not null "
+        "group by 1 order by count(distinct rep_id) desc, 1 limit 1",
+    )
+    executive = "browser-exec@pilotage.invalid"
+    return {
+        "admin": (*superset_admin.admin_credentials(superset.settings), ""),
+        "executive": (
+            *superset.create_user("pytest_browser_exec", executive, "Executive"),
+            executive,
+        ),
+        "manager": (
+            *superset.create_user("pytest_browser_manager", manager, "Sales Manager"),
+            manager,
+        ),
+        "rep": (*superset.create_user("pytest_browser_rep", rep, "Sales Rep"), rep),
+    }
+
+
+@pytest.fixture(scope="module")
+def role_contexts(playwright_browser, superset: Superset, role_users) -> Iterator[dict]:
+    """A browser context per role, logged in through the login form on first use."""
+    contexts: dict[str, object] = {}
+
+    def context_for(role: str):
+        if role not in contexts:
+            context = browser.new_context(playwright_browser)
+            username, password, _ = role_users[role]
+            browser.log_in(context, superset.url, username, password)
+            contexts[role] = context
+        return contexts[role]
+
+    yield context_for
+    for context in contexts.values():
+        context.close()
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("dashboard", DASHBOARDS, ids=[d.slug for d in DASHBOARDS])
+def test_dashboard_draws_every_chart(
+    dashboard: browser.Dashboard,
+    role: str,
+    role_contexts,
+    role_users,
+    superset: Superset,
+    serving_db: Path,
+) -> None:
+    page = role_contexts(role).new_page()
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    try:
+        seconds = browser.open_dashboard(page, superset.url, dashboard)
+        tiles = browser.tiles(page)
+        page_errors = browser.page_errors(page)
+        page.wait_for_timeout(500)  # let ECharts finish its entry animation for the picture
+        shot = SCREENSHOTS / f"{dashboard.slug}--{role}.png"
+        page.screenshot(path=str(shot), full_page=True)
+    finally:
+        page.close()
+    print(f"\n{dashboard.slug} as {role}: drawn in {seconds:.1f}s, {shot}")
+    where = f"{dashboard.slug} as {role}"
+
+    assert sorted(t.name for t in tiles) == sorted(dashboard.charts), (
+        f"{where}: the charts on the page are not the dashboard's YAML ones (see {shot})"
+    )
+    problems = [
+        f"{t.name}: {t.state} {t.message!r}" for t in tiles if t.state not in ("drawn", "empty")
+    ]
+    assert not problems, f"{where}: error tiles {problems} (see {shot})"
+    assert not page_errors, f"{where}: {page_errors} on the page (see {shot})"
+    assert not script_errors, f"{where}: script errors {script_errors} (see {shot})"
+
+    # An empty tile is a finding unless the evidence says the role has no rows there.
+    empty = {t.name for t in tiles if t.state == "empty"}
+    email = role_users[role][2]
+    expected = {}
+    for (slug, who, chart), (reason, evidence) in EXPECTED_EMPTY.items():
+        if (slug, who) == (dashboard.slug, role) and (
+            evidence is None or _serving_query(serving_db, evidence, [email])
+        ):
+            expected[chart] = reason
+    stale_period = set()
+    if dashboard.current_period and _serving_query(serving_db, NO_ROWS_IN_REAL_MONTH):
+        stale_period = empty & set(dashboard.current_period_charts)
+    unexplained = sorted(empty - set(expected) - stale_period)
+    assert not unexplained, (
+        f'{where}: empty tiles {unexplained} ("No results" / "No data"): either the role '
+        "really has no rows there (add it to EXPECTED_EMPTY with the reason and the evidence) "
+        f"or the data or row-level security is wrong (see {shot})"
+    )
+    leaking = sorted(set(expected) - empty)
+    assert not leaking, (
+        f"{where}: {leaking} should be empty for this role "
+        f"({[expected[chart] for chart in leaking]}): rows leak (see {shot})"
+    )
+    if stale_period:
+        pytest.xfail(
+            f"KNOWN ISSUE, {where}: {sorted(stale_period)} are empty. Their filter's default "
+            f"{dashboard.current_period!r} is the Superset server's real month, and the served "
+            "data has no row in it (the session's data is as of tests.conftest.AS_OF): the "
+            "filter should follow PILOTAGE_AS_OF, as the other dashboards do "
+            f"(docs/architecture.md, '\"Today\" is a setting'). See {shot}"
+        )
