@@ -10,7 +10,7 @@ superset/bootstrap.py``. Idempotent; every step updates in place:
 4. import the dashboards-as-code bundle (superset/assets, DuckDB path rendered, KPI labels in the
    dashboards' language) with overwrite,
    the same command as ``superset import-dashboards -p bundle.zip -u admin``;
-5. roles "Sales Rep", "Sales Manager", "Executive" and the row-level security rules.
+5. the business roles and their row-level security rules, from superset/roles.yaml.
 """
 
 from __future__ import annotations
@@ -33,39 +33,17 @@ DATABASE_NAME = "pilotage_serving"
 # In SUPERSET_HOME: the KPI labels in the dashboards' language (pilotage.superset_admin writes it).
 KPI_LABELS_FILE = "kpi_labels.json"
 
-REP_ROLE, MANAGER_ROLE, EXECUTIVE_ROLE = "Sales Rep", "Sales Manager", "Executive"
-BUSINESS_ROLES = (REP_ROLE, MANAGER_ROLE, EXECUTIVE_ROLE)
+ROLES_FILE = HERE / "roles.yaml"
 RLS_GROUP = "pilotage_scope"  # same group key: a rep's and a manager's rules are OR'ed
-
-# Row-level security, per dataset: (rep clause, manager clause). Clauses are Jinja-rendered for
-# the logged-in user (ENABLE_TEMPLATE_PROCESSING); the e-mail of the Superset user must be the
-# rep's e-mail in the CRM.
-# The e-mail is rendered as a SQL string literal with quotes doubled (no injection via an e-mail).
+# $ME in a roles.yaml clause: the logged-in user's e-mail, Jinja-rendered by Superset
+# (ENABLE_TEMPLATE_PROCESSING) as a SQL string literal with quotes doubled (no injection).
 _ME = "'{{ (current_user_email() or '') | replace(\"'\", \"''\") }}'"
-RLS_CLAUSES = {
-    "kpi_rep_month": (f"rep_email = {_ME}", f"manager_email = {_ME}"),
-    "activities": (f"rep_email = {_ME}", f"manager_email = {_ME}"),
-    "fct_revenue": (
-        f"rep_id IN (SELECT rep_id FROM marts.dim_rep WHERE email = {_ME})",
-        f"team_id IN (SELECT team_id FROM marts.dim_team WHERE manager_email = {_ME})",
-    ),
-    # Rep rows carry the rep's e-mail; a manager's e-mail is on their reps' rows and team's row.
-    "kpi_performance": (f"rep_email = {_ME}", f"manager_email = {_ME}"),
-    # Objectives and driver tree (no e-mail columns): a rep sees their rep rows, not their team's
-    # row; a manager sees the rows of the teams they manage, the team's own and its reps'.
-    **dict.fromkeys(
-        ("kpi_objectives", "kpi_revenue_drivers"),
-        (
-            "level = 'rep' AND member_id IN "
-            f"(SELECT rep_id FROM marts.dim_rep WHERE email = {_ME})",
-            f"team_id IN (SELECT team_id FROM marts.dim_team WHERE manager_email = {_ME})",
-        ),
-    ),
-}
-# Challenge standings are a leaderboard, public among the business roles (docs/challenges.md), and
-# kpi_availability says which KPIs the company's data cannot give (no row is anyone's): only the
-# deny-by-default rule covers them, so other roles (Gamma, Alpha...) still see nothing.
-PUBLIC_TO_BUSINESS_ROLES = ("fct_challenge_standings", "kpi_availability")
+# What business users do not get from Gamma: SQL Lab, and the builder menus and rights (Charts,
+# Datasets, the "+" menu, uploads). They read dashboards; drill-to-detail and exports stay.
+SQL_LAB_VIEWS = ("SQLLab", "SQL Lab", "Query", "SavedQuery")
+BUILDER_MENUS = ("Charts", "Datasets", "Data", "Tags", "Upload a CSV", "Upload a Columnar file")
+BUILDER_MODELS = ("Chart", "Dashboard", "Dataset", "Database", "Tag")
+WRITE_PERMISSIONS = ("can_write", "can_add", "can_edit", "can_delete", "muldelete")
 DENY_ALL_RULE = "pilotage: deny by default"
 
 _started = time.monotonic()
@@ -167,35 +145,61 @@ def pilotage_datasets(db):  # noqa: ANN001, ANN201
     return {t.table_name: t for t in db.session.query(SqlaTable).filter_by(database_id=database.id)}
 
 
-def sync_roles(security_manager, db, datasets) -> dict:  # noqa: ANN001
-    """Business roles = Gamma's permissions (no SQL Lab) + read access to the pilotage datasets."""
+def load_roles() -> dict:
+    """superset/roles.yaml: the business roles (landing dashboard), their row-level security
+    clauses per dataset ($ME rendered) and the datasets public to every business role."""
+    config = yaml.safe_load(ROLES_FILE.read_text(encoding="utf-8"))
+    roles = config.get("roles") or {}
+    rules = config.get("row_level_security") or {}
+    unknown = sorted({role for clauses in rules.values() for role in clauses} - set(roles))
+    if not roles or unknown:
+        fail(f"{ROLES_FILE}: rules for roles not declared under `roles`: {unknown or 'no roles'}")
+    return {
+        "roles": roles,
+        "rules": {
+            dataset: {role: clause.replace("$ME", _ME) for role, clause in clauses.items()}
+            for dataset, clauses in rules.items()
+        },
+        "public": list(config.get("public") or []),
+    }
+
+
+def _reads_dashboards_only(pvm) -> bool:  # noqa: ANN001
+    """A Gamma permission a business role keeps: no SQL Lab, no builder menu or right."""
+    view, permission = pvm.view_menu.name, pvm.permission.name
+    if view in SQL_LAB_VIEWS or "sql" in permission.lower():
+        return False
+    if permission == "menu_access" and view in BUILDER_MENUS:
+        return False
+    if "upload" in permission.lower():
+        return False
+    return not (permission in WRITE_PERMISSIONS and view in BUILDER_MODELS)
+
+
+def sync_roles(security_manager, db, datasets, config) -> dict:  # noqa: ANN001
+    """Business roles = Gamma's reading permissions + read access to the pilotage datasets."""
     gamma = security_manager.find_role("Gamma")
     if gamma is None:
         fail("role Gamma missing: `superset init` did not run.")
-    base = [
-        pvm
-        for pvm in gamma.permissions
-        if pvm.view_menu.name not in ("SQLLab", "SQL Lab", "Query", "SavedQuery")
-        and "sql" not in pvm.permission.name.lower()
-    ]
+    base = [pvm for pvm in gamma.permissions if _reads_dashboards_only(pvm)]
     dataset_pvms = []
     for table in datasets.values():
         pvm = security_manager.add_permission_view_menu("datasource_access", table.perm)
         dataset_pvms.append(pvm)
     roles = {}
-    for name in BUSINESS_ROLES:
+    for name in config["roles"]:
         role = security_manager.find_role(name) or security_manager.add_role(name)
         role.permissions = list(dict.fromkeys(base + dataset_pvms))
         roles[name] = role
     db.session.commit()
     log(
-        f"roles {', '.join(BUSINESS_ROLES)}: {len(base)} Gamma permissions + "
-        f"{len(dataset_pvms)} datasets, no SQL Lab"
+        f"roles {', '.join(roles)}: {len(base)} of Gamma's {len(gamma.permissions)} permissions "
+        f"(no SQL Lab, no builder menus) + {len(dataset_pvms)} datasets"
     )
     return roles
 
 
-def sync_rls(security_manager, db, datasets, roles) -> None:  # noqa: ANN001
+def sync_rls(security_manager, db, datasets, roles, config) -> None:  # noqa: ANN001
     from superset.connectors.sqla.models import RowLevelSecurityFilter
 
     def upsert(name, filter_type, tables, rule_roles, clause, group_key, description):  # noqa: ANN001
@@ -210,7 +214,8 @@ def sync_rls(security_manager, db, datasets, roles) -> None:  # noqa: ANN001
         rule.group_key = group_key
         rule.description = description
 
-    missing = sorted({*RLS_CLAUSES, *PUBLIC_TO_BUSINESS_ROLES} - set(datasets))
+    rules, public = config["rules"], config["public"]
+    missing = sorted({*rules, *public} - set(datasets))
     if missing:
         fail(f"datasets {missing} missing after the import: check superset/assets/datasets.")
     admin = security_manager.find_role("Admin")
@@ -218,33 +223,32 @@ def sync_rls(security_manager, db, datasets, roles) -> None:  # noqa: ANN001
     upsert(
         DENY_ALL_RULE,
         "Base",
-        [datasets[name] for name in (*RLS_CLAUSES, *PUBLIC_TO_BUSINESS_ROLES)],
+        [datasets[name] for name in (*rules, *public)],
         [admin, *roles.values()],
         "1 = 0",
         None,
-        "Deny by default: only Admin, Executive, Sales Manager and Sales Rep see pilotage data.",
+        f"Deny by default: only Admin and {', '.join(roles)} see pilotage data.",
     )
-    for dataset, (rep_clause, manager_clause) in RLS_CLAUSES.items():
-        upsert(
-            f"pilotage: sales rep own rows ({dataset})",
-            "Regular",
-            [datasets[dataset]],
-            [roles[REP_ROLE]],
-            rep_clause,
-            RLS_GROUP,
-            "A sales rep sees their own rows (Superset user e-mail = rep e-mail).",
-        )
-        upsert(
-            f"pilotage: sales manager team rows ({dataset})",
-            "Regular",
-            [datasets[dataset]],
-            [roles[MANAGER_ROLE]],
-            manager_clause,
-            RLS_GROUP,
-            "A sales manager sees the rows of the teams they manage.",
-        )
+    names = {DENY_ALL_RULE}
+    for dataset, clauses in rules.items():
+        for role, clause in clauses.items():
+            names.add(f"pilotage: {role.lower()} rows ({dataset})")
+            upsert(
+                f"pilotage: {role.lower()} rows ({dataset})",
+                "Regular",
+                [datasets[dataset]],
+                [roles[role]],
+                clause,
+                RLS_GROUP,
+                f"What a {role} sees (superset/roles.yaml).",
+            )
+    # a rule taken out of roles.yaml (or renamed) stops applying
+    for stale in db.session.query(RowLevelSecurityFilter).filter(
+        RowLevelSecurityFilter.name.like("pilotage: %"), RowLevelSecurityFilter.name.notin_(names)
+    ):
+        db.session.delete(stale)
     db.session.commit()
-    log(f"row-level security on {', '.join(RLS_CLAUSES)} (Base deny-by-default + rep/manager)")
+    log(f"row-level security on {', '.join(rules)} (Base deny-by-default + superset/roles.yaml)")
 
 
 def main() -> None:
@@ -276,8 +280,9 @@ def main() -> None:
         db.session.commit()
         datasets = pilotage_datasets(db)
         log(f"imported datasets: {', '.join(sorted(datasets))}")
-        roles = sync_roles(security_manager, db, datasets)
-        sync_rls(security_manager, db, datasets, roles)
+        config = load_roles()
+        roles = sync_roles(security_manager, db, datasets, config)
+        sync_rls(security_manager, db, datasets, roles, config)
     log("done")
 
 

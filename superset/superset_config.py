@@ -194,6 +194,38 @@ if BABEL_DEFAULT_LOCALE not in LANGUAGES:
     raise PilotageConfigError(f"PILOTAGE_LANGUAGE={BABEL_DEFAULT_LOCALE!r}: use en or fr")
 
 # --------------------------------------------------------------------------------------------
+# Each role at home: after login (and on Superset's home page) a business user lands on their
+# role's dashboard (superset/roles.yaml); admins keep Superset's home.
+# --------------------------------------------------------------------------------------------
+LANDING_DASHBOARDS = {
+    role: spec["landing"]
+    for role, spec in yaml.safe_load((_HERE / "roles.yaml").read_text(encoding="utf-8"))[
+        "roles"
+    ].items()
+}
+_HOME_PATHS = ("/", "/superset/welcome/")
+
+
+def FLASK_APP_MUTATOR(app) -> None:  # noqa: N802, ANN001 - Superset's hook, called with the app
+    from flask import redirect, request
+    from flask_login import current_user
+
+    @app.before_request
+    def _land_on_the_role_dashboard():  # noqa: ANN202
+        if request.method != "GET" or request.path not in _HOME_PATHS:
+            return None
+        if not current_user.is_authenticated:
+            return None
+        names = {role.name for role in current_user.roles}
+        if "Admin" in names:
+            return None
+        for role, slug in LANDING_DASHBOARDS.items():
+            if role in names:
+                return redirect(f"/superset/dashboard/{slug}/")
+        return None
+
+
+# --------------------------------------------------------------------------------------------
 # Features and security
 # --------------------------------------------------------------------------------------------
 FEATURE_FLAGS = {

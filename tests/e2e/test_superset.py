@@ -362,20 +362,11 @@ def _browser(superset: Superset) -> requests.Session:
 def test_dashboard_page_wears_company_colours(superset: Superset) -> None:
     """The browser path: form login, the dashboard page, the theme and scheme from branding.yaml."""
     import html
-    import re
 
     branding = yaml.safe_load((SUPERSET_DIR / "branding.yaml").read_text())
-    browser = requests.Session()
-    login_page = browser.get(f"{superset.url}/login/", timeout=30)
+    login_page = requests.get(f"{superset.url}/login/", timeout=30)
     assert "default-src 'self'" in login_page.headers.get("Content-Security-Policy", "")
-    token = re.search(r'id="csrf_token"[^>]*value="([^"]+)"', login_page.text)
-    assert token, "no CSRF token on the login form"
-    username, password = superset_admin.admin_credentials(superset.settings)
-    browser.post(
-        f"{superset.url}/login/",
-        data={"username": username, "password": password, "csrf_token": token.group(1)},
-        timeout=30,
-    )
+    browser = _form_login(superset, *superset_admin.admin_credentials(superset.settings))
     page = browser.get(f"{superset.url}/superset/dashboard/sales-performance/", timeout=60)
     assert page.status_code == 200
     text = html.unescape(page.text)
@@ -607,6 +598,64 @@ def test_sqllab_sandbox_refuses_escapes(superset: Superset, tmp_path: Path) -> N
 
 def _create_user(superset: Superset, username: str, email: str, role: str) -> tuple[str, str]:
     return superset.create_user(username, email, role)
+
+
+def _form_login(superset: Superset, username: str, password: str) -> requests.Session:
+    """A browser's session: the login form, its CSRF token, the session cookie."""
+    import re
+
+    browser = requests.Session()
+    login_page = browser.get(f"{superset.url}/login/", timeout=30)
+    token = re.search(r'id="csrf_token"[^>]*value="([^"]+)"', login_page.text)
+    assert token, "no CSRF token on the login form"
+    browser.post(
+        f"{superset.url}/login/",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        timeout=30,
+    )
+    return browser
+
+
+def _menu_data(page_text: str) -> dict:
+    """The menu the page's React app draws (its bootstrap data)."""
+    import html
+    import re
+
+    payload = re.search(r'data-bootstrap="([^"]+)"', page_text)
+    assert payload, "no bootstrap data on the page"
+    return json.loads(html.unescape(payload.group(1)))["common"]["menu_data"]
+
+
+@pytest.mark.parametrize("role", ["Sales Rep", "Sales Manager", "Executive"])
+def test_each_role_lands_on_its_dashboard_without_builder_menus(superset: Superset, role) -> None:
+    """superset/roles.yaml: after login a business user is on their role's dashboard, with no
+    Charts, Datasets, SQL Lab or "+" menu; an admin keeps Superset's home and every menu."""
+    landing = yaml.safe_load((SUPERSET_DIR / "roles.yaml").read_text())["roles"][role]["landing"]
+    slug = role.lower().replace(" ", "_")
+    credentials = _create_user(superset, f"pytest_home_{slug}", f"home.{slug}@x.invalid", role)
+    browser = _form_login(superset, *credentials)
+    home = browser.get(f"{superset.url}/", timeout=60)
+    assert home.status_code == 200
+    assert home.url.endswith(f"/superset/dashboard/{landing}/"), home.url
+    menu = _menu_data(home.text)
+    names = {item["name"] for item in menu["menu"]} | {
+        child.get("name") for item in menu["menu"] for child in item.get("childs") or []
+    }
+    assert not names & {"Charts", "Datasets", "SQL Lab", "SQL Editor", "Upload a CSV"}, names
+    assert "Dashboards" in names
+    me = browser.get(f"{superset.url}/api/v1/me/roles/", timeout=30).json()["result"]
+    permissions = {tuple(p) for perms in me["roles"].values() for p in perms}
+    assert not {("can_write", "Chart"), ("can_write", "Dashboard")} & permissions  # no "+" menu
+    # the role still reads its dashboard's charts
+    assert ("can_read", "Chart") in permissions
+
+
+def test_an_admin_keeps_superset_home_and_the_builder_menus(superset: Superset) -> None:
+    browser = _form_login(superset, *superset_admin.admin_credentials(superset.settings))
+    home = browser.get(f"{superset.url}/", timeout=60)
+    assert home.url.endswith("/superset/welcome/"), home.url
+    names = {item["name"] for item in _menu_data(home.text)["menu"]}
+    assert {"Dashboards", "Charts", "Datasets"} <= names, names
 
 
 def test_sales_rep_sees_only_own_rows_and_no_sqllab(superset: Superset, serving_db: Path) -> None:
