@@ -8,13 +8,14 @@ superset/bootstrap.py``. Idempotent; every step updates in place:
 2. sync built-in roles and permissions (``superset init``);
 3. create or update the admin (SUPERSET_ADMIN_USERNAME / SUPERSET_ADMIN_PASSWORD);
 4. import the dashboards-as-code bundle (superset/assets, DuckDB path rendered, KPI labels in the
-   dashboards' language) with overwrite,
+   dashboards' language, "Current month" as the as-of month) with overwrite,
    the same command as ``superset import-dashboards -p bundle.zip -u admin``;
 5. the business roles and their row-level security rules, from superset/roles.yaml.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -32,6 +33,8 @@ SERVING_PLACEHOLDER = "${PILOTAGE_SERVING_PATH}"
 DATABASE_NAME = "pilotage_serving"
 # In SUPERSET_HOME: the KPI labels in the dashboards' language (pilotage.superset_admin writes it).
 KPI_LABELS_FILE = "kpi_labels.json"
+# A time filter default Superset computes from its clock (see as_of_month_range).
+CURRENT_MONTH = "Current month"
 
 ROLES_FILE = HERE / "roles.yaml"
 RLS_GROUP = "pilotage_scope"  # same group key: a rep's and a manager's rules are OR'ed
@@ -83,9 +86,38 @@ def _with_labels(text: str, labels: dict[str, str]) -> str:
     return yaml.safe_dump(dataset, sort_keys=False, allow_unicode=True)
 
 
-def build_bundle(serving: Path, labels: dict[str, str] | None = None) -> bytes:
-    """The assets tree as an in-memory ZIP with one top-level folder, the DuckDB path set and the
-    KPI metrics labelled in the dashboards' language (``labels``: metric name -> label)."""
+def as_of_month_range(as_of: dt.date | None, today: dt.date) -> str | None:
+    """The dashboards' "Current month" when the data is as of another month than the server's
+    (PILOTAGE_AS_OF pinned in the past, a replay, the tests): that month as Superset's explicit
+    range. Superset computes "Current month" from its own clock; pilotage's today is a setting."""
+    if as_of is None or (as_of.year, as_of.month) == (today.year, today.month):
+        return None
+    start = as_of.replace(day=1)
+    end = (start + dt.timedelta(days=32)).replace(day=1)
+    return f"{start.isoformat()} : {end.isoformat()}"
+
+
+def _with_period(text: str, month_range: str) -> str:
+    dashboard = yaml.safe_load(text)
+    for native in (dashboard.get("metadata") or {}).get("native_filter_configuration") or []:
+        mask = native.get("defaultDataMask") or {}
+        if (mask.get("filterState") or {}).get("value") == CURRENT_MONTH:
+            mask["filterState"]["value"] = month_range
+            mask.setdefault("extraFormData", {})["time_range"] = month_range
+    return yaml.safe_dump(dashboard, sort_keys=False, allow_unicode=True)
+
+
+def pilotage_as_of() -> dt.date | None:
+    value = os.environ.get("PILOTAGE_AS_OF", "").strip()
+    return dt.date.fromisoformat(value) if value else None
+
+
+def build_bundle(
+    serving: Path, labels: dict[str, str] | None = None, month_range: str | None = None
+) -> bytes:
+    """The assets tree as an in-memory ZIP with one top-level folder, the DuckDB path set, the
+    KPI metrics labelled in the dashboards' language (``labels``: metric name -> label) and the
+    "Current month" filter defaults set to ``month_range`` (``as_of_month_range``) if given."""
     if not (ASSETS_DIR / "metadata.yaml").is_file():
         fail(f"{ASSETS_DIR / 'metadata.yaml'} is missing: the assets tree is incomplete.")
     buffer = io.BytesIO()
@@ -97,6 +129,8 @@ def build_bundle(serving: Path, labels: dict[str, str] | None = None) -> bytes:
                 text = text.replace(SERVING_PLACEHOLDER, str(serving))
             if relative.startswith("datasets/") and labels:
                 text = _with_labels(text, labels)
+            if relative.startswith("dashboards/") and month_range:
+                text = _with_period(text, month_range)
             bundle.writestr(f"{BUNDLE_ROOT}/{relative}", text)
     return buffer.getvalue()
 
@@ -273,7 +307,10 @@ def main() -> None:
         admin = ensure_admin(security_manager, db)
         log(f"importing dashboards as code from {ASSETS_DIR}")
         try:
-            import_bundle(build_bundle(serving, kpi_labels()), admin)
+            month_range = as_of_month_range(pilotage_as_of(), dt.date.today())
+            if month_range:
+                log(f"the data is as of another month: 'Current month' opens on {month_range}")
+            import_bundle(build_bundle(serving, kpi_labels(), month_range), admin)
         except Exception as exc:  # the importer's own messages are terse: add where and what
             messages = getattr(exc, "normalized_messages", lambda: None)()
             fail(f"importing {ASSETS_DIR} failed: {exc!r} {messages or ''}")

@@ -112,10 +112,6 @@ class Dashboard:
     slug: str
     title: str
     charts: tuple[str, ...]  # the slice names of the CHART components of its position
-    # The charts in scope of a time filter whose default is a "Current ..." range (Superset
-    # computes it from the server's real clock), and that default ("Current month").
-    current_period_charts: tuple[str, ...] = ()
-    current_period: str | None = None
 
     @property
     def path(self) -> str:
@@ -151,22 +147,7 @@ def dashboards() -> list[Dashboard]:
             n["meta"]["chartId"]: names.get(n["meta"].get("uuid"), n["meta"].get("sliceName"))
             for n in nodes
         }
-        current_period, in_scope = None, ()
-        for native in (spec.get("metadata") or {}).get("native_filter_configuration", []):
-            default = (native.get("defaultDataMask") or {}).get("filterState", {}).get("value")
-            if native.get("filterType") == "filter_time" and str(default).startswith("Current"):
-                excluded = set((native.get("scope") or {}).get("excluded", []))
-                current_period = default
-                in_scope = tuple(name for key, name in by_id.items() if key not in excluded)
-        found.append(
-            Dashboard(
-                spec["slug"],
-                spec["dashboard_title"],
-                tuple(by_id.values()),
-                in_scope,
-                current_period,
-            )
-        )
+        found.append(Dashboard(spec["slug"], spec["dashboard_title"], tuple(by_id.values())))
     return found
 
 

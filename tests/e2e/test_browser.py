@@ -52,13 +52,6 @@ EXPECTED_EMPTY = {
         "where level = 'rep' and period_grain = 'month' and is_current_period and rep_email = ?",
     ),
 }
-# A "Current month" time filter is Superset's: the server's real month, not PILOTAGE_AS_OF. When
-# the served data has no row in that month (the session's data is as of tests.conftest.AS_OF),
-# the charts in the filter's scope are empty: a known issue, reported as an expected failure.
-NO_ROWS_IN_REAL_MONTH = (
-    "select count(*) = 0 from marts.kpi_rep_month "
-    "where month_start = date_trunc('month', current_date)"
-)
 
 
 def _serving_query(serving_db: Path, sql: str, params: list | None = None):
@@ -185,10 +178,7 @@ def test_dashboard_draws_every_chart(
             evidence is None or _serving_query(serving_db, evidence, [email])
         ):
             expected[chart] = reason
-    stale_period = set()
-    if dashboard.current_period and _serving_query(serving_db, NO_ROWS_IN_REAL_MONTH):
-        stale_period = empty & set(dashboard.current_period_charts)
-    unexplained = sorted(empty - set(expected) - stale_period)
+    unexplained = sorted(empty - set(expected))
     assert not unexplained, (
         f'{where}: empty tiles {unexplained} ("No results" / "No data"): either the role '
         "really has no rows there (add it to EXPECTED_EMPTY with the reason and the evidence) "
@@ -199,11 +189,3 @@ def test_dashboard_draws_every_chart(
         f"{where}: {leaking} should be empty for this role "
         f"({[expected[chart] for chart in leaking]}): rows leak (see {shot})"
     )
-    if stale_period:
-        pytest.xfail(
-            f"KNOWN ISSUE, {where}: {sorted(stale_period)} are empty. Their filter's default "
-            f"{dashboard.current_period!r} is the Superset server's real month, and the served "
-            "data has no row in it (the session's data is as of tests.conftest.AS_OF): the "
-            "filter should follow PILOTAGE_AS_OF, as the other dashboards do "
-            f"(docs/architecture.md, '\"Today\" is a setting'). See {shot}"
-        )

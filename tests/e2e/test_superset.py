@@ -314,7 +314,7 @@ def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Pa
 # Against the running server.
 
 
-def test_dashboard_lists_all_charts(superset: Superset) -> None:
+def test_dashboard_lists_all_charts(superset: Superset, serving_db: Path) -> None:
     dashboard = superset.get("/api/v1/dashboard/sales-performance")["result"]
     assert dashboard["dashboard_title"] == "Sales performance"
     assert dashboard["published"] is True
@@ -323,34 +323,36 @@ def test_dashboard_lists_all_charts(superset: Superset) -> None:
     filters = {f["name"]: f["filterType"] for f in metadata["native_filter_configuration"]}
     assert filters == {"Period": "filter_time", "Team": "filter_select", "Rep": "filter_select"}
     assert set(_chart_ids(superset)) == _asset_chart_names()
-    # The Period opens on the current month: the time range the dashboard sends, and what
-    # this Superset makes of it (the server's today, not the pipeline's as-of date).
+    # The Period opens on the data's as-of month (the pipeline's today, PILOTAGE_AS_OF), as this
+    # Superset resolves the time range the dashboard sends: Superset's own "Current month" when
+    # its clock is in that month, else that month's explicit range (the session's data is as of
+    # tests.conftest.AS_OF, whatever the day the suite runs).
     period = next(
         f for f in metadata["native_filter_configuration"] if f["filterType"] == "filter_time"
     )
     time_range = period["defaultDataMask"]["extraFormData"]["time_range"]
-    assert time_range == "Current month"
-    before = dt.date.today()
-    response = _browser(superset).get(
+    assert period["defaultDataMask"]["filterState"]["value"] == time_range
+    as_of_month = _as_of(serving_db).replace(day=1)
+    admin = _form_login(superset, *superset_admin.admin_credentials(superset.settings))
+    response = admin.get(
         f"{superset.url}/api/v1/time_range/", params={"q": f"'{time_range}'"}, timeout=30
     )
     assert response.status_code == 200, response.text
     [resolved] = response.json()["result"]
     since = dt.date.fromisoformat(resolved["since"][:10])
-    assert since in {before.replace(day=1), dt.date.today().replace(day=1)}
+    assert since == as_of_month, (time_range, resolved)
     assert dt.date.fromisoformat(resolved["until"][:10]) == _next_month(since)
 
 
-def _browser(superset: Superset) -> requests.Session:
-    """A browser's session: the login form, then the session cookie (the /api/v1/time_range/
-    view of the web app takes no token)."""
+def _form_login(superset: Superset, username: str, password: str) -> requests.Session:
+    """A browser's session: the login form, its CSRF token, the session cookie (the web app's
+    views, e.g. /api/v1/time_range/, take no token)."""
     import re
 
     browser = requests.Session()
     login_page = browser.get(f"{superset.url}/login/", timeout=30)
     token = re.search(r'id="csrf_token"[^>]*value="([^"]+)"', login_page.text)
     assert token, "no CSRF token on the login form"
-    username, password = superset_admin.admin_credentials(superset.settings)
     browser.post(
         f"{superset.url}/login/",
         data={"username": username, "password": password, "csrf_token": token.group(1)},
@@ -598,22 +600,6 @@ def test_sqllab_sandbox_refuses_escapes(superset: Superset, tmp_path: Path) -> N
 
 def _create_user(superset: Superset, username: str, email: str, role: str) -> tuple[str, str]:
     return superset.create_user(username, email, role)
-
-
-def _form_login(superset: Superset, username: str, password: str) -> requests.Session:
-    """A browser's session: the login form, its CSRF token, the session cookie."""
-    import re
-
-    browser = requests.Session()
-    login_page = browser.get(f"{superset.url}/login/", timeout=30)
-    token = re.search(r'id="csrf_token"[^>]*value="([^"]+)"', login_page.text)
-    assert token, "no CSRF token on the login form"
-    browser.post(
-        f"{superset.url}/login/",
-        data={"username": username, "password": password, "csrf_token": token.group(1)},
-        timeout=30,
-    )
-    return browser
 
 
 def _menu_data(page_text: str) -> dict:

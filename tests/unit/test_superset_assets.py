@@ -208,7 +208,9 @@ def test_every_amount_column_of_a_chart_shows_the_configured_currency() -> None:
 def test_dashboards_open_on_the_current_period() -> None:
     """Sales performance: the Period time filter defaults to "Current month" (a time range
     Superset 6.1's get_since_until turns into [first day of this month, first of the next)),
-    sent to the charts as their time_range; Objectives: Period defaults to month to date."""
+    sent to the charts as their time_range; the bootstrap puts the data's as-of month there when it
+    is not the server's (tests/unit/test_superset_bundle.py). Objectives: Period defaults to month
+    to date."""
     period = next(
         f
         for f in _dashboard("sales-performance")["metadata"]["native_filter_configuration"]
