@@ -192,6 +192,27 @@ LANGUAGES = {
 BABEL_DEFAULT_LOCALE = os.environ.get("PILOTAGE_LANGUAGE", "en").strip().lower() or "en"
 if BABEL_DEFAULT_LOCALE not in LANGUAGES:
     raise PilotageConfigError(f"PILOTAGE_LANGUAGE={BABEL_DEFAULT_LOCALE!r}: use en or fr")
+# Superset 6.1's French pack mistranslates the time ranges the dashboards open on ("Current
+# month" reads "Format d'e-mail"): corrected in the pack the browser loads.
+TRANSLATION_FIXES = {
+    "fr": {
+        "Current day": "Aujourd'hui",
+        "Current week": "Semaine en cours",
+        "Current month": "Mois en cours",
+        "Current quarter": "Trimestre en cours",
+        "Current year": "Année en cours",
+    }
+}
+
+
+def _language_pack(language: str) -> dict:
+    from superset.translations.utils import get_language_pack
+
+    pack = get_language_pack(language)  # cached by Superset: patched once
+    messages = pack["locale_data"]["superset"]
+    messages.update({en: [fixed] for en, fixed in TRANSLATION_FIXES.get(language, {}).items()})
+    return pack
+
 
 # --------------------------------------------------------------------------------------------
 # Each role at home: after login (and on Superset's home page) a business user lands on their
@@ -207,8 +228,15 @@ _HOME_PATHS = ("/", "/superset/welcome/")
 
 
 def FLASK_APP_MUTATOR(app) -> None:  # noqa: N802, ANN001 - Superset's hook, called with the app
-    from flask import redirect, request
+    from flask import jsonify, redirect, request
     from flask_login import current_user
+
+    @app.before_request
+    def _corrected_language_pack():  # noqa: ANN202
+        for language in TRANSLATION_FIXES:
+            if request.path == f"/superset/language_pack/{language}/":
+                return jsonify(_language_pack(language))
+        return None
 
     @app.before_request
     def _land_on_the_role_dashboard():  # noqa: ANN202

@@ -390,6 +390,8 @@ def test_dashboard_page_wears_company_colours(superset: Superset) -> None:
     assert pack.status_code == 200
     messages = pack.json()["locale_data"]["superset"]
     assert messages["Dashboards"] == ["Tableaux de bord"]
+    # the period the dashboards open on, corrected (Superset 6.1 says "Format d'e-mail")
+    assert messages["Current month"] == ["Mois en cours"]
 
 
 def test_every_chart_answers_with_rows(superset: Superset) -> None:
