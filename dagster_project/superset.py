@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from dagster_project.publish_asset import SERVING_KEY
 from pilotage import superset_admin
 from pilotage.settings import Settings
-from pilotage.superset_api import DASHBOARD_SLUGS, SupersetAPI
+from pilotage.superset_api import SupersetAPI, dashboard_slugs
 
 
 def _answers(url: str) -> bool:
@@ -36,7 +36,7 @@ def build_superset_assets(settings: Settings) -> list:
             return MaterializeResult(metadata={"superset_url": url, "charts_refreshed": 0})
         api = SupersetAPI(url, *superset_admin.admin_credentials(settings))
         refreshed, failed = 0, []
-        for slug in DASHBOARD_SLUGS:
+        for slug in dashboard_slugs():
             for result in api.warm_up_dashboard(slug):
                 if result.error:
                     failed.append(f"{slug} chart {result.chart_id}: {result.error}")

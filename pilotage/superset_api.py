@@ -7,12 +7,22 @@ so the next viewer sees the new serving file at once and without waiting for the
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import requests
+import yaml
 
-# The dashboards of superset/assets/dashboards (tests/unit/test_superset_assets.py checks them).
-DASHBOARD_SLUGS = ("sales-performance", "objectives", "challenges")
+from pilotage.settings import SUPERSET_DIR
+
+
+@functools.cache
+def dashboard_slugs() -> tuple[str, ...]:
+    """The slugs of the dashboards as code (superset/assets/dashboards/*.yaml), from the files."""
+    return tuple(
+        yaml.safe_load(path.read_text(encoding="utf-8"))["slug"]
+        for path in sorted((SUPERSET_DIR / "assets" / "dashboards").glob("*.yaml"))
+    )
 
 
 class SupersetAPIError(RuntimeError):

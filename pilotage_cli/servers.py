@@ -143,7 +143,7 @@ def run_servers(settings: Settings, superset_port: int, dagster_port: int | None
             fail(f"Dagster did not start: see {logs}/dagster.log")
         user, password = superset_admin.admin_credentials(settings)
         click.secho("\npilotage is running:", fg="green", bold=True)
-        for i, slug in enumerate(superset_api.DASHBOARD_SLUGS):
+        for i, slug in enumerate(superset_api.dashboard_slugs()):
             label = "  Dashboards  " if i == 0 else " " * 14
             click.echo(f"{label}http://127.0.0.1:{superset_port}/superset/dashboard/{slug}/")
         click.echo(f"              log in as {user!r} with password {password!r}")

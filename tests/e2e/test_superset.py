@@ -156,13 +156,6 @@ def _charts_of_asset_folder(superset: Superset, slug: str) -> dict[str, int]:
     return ids
 
 
-def _asset_chart_names() -> set[str]:
-    return {
-        yaml.safe_load(path.read_text())["slice_name"]
-        for path in (ASSETS / "charts").glob("*.yaml")
-    }
-
-
 # ---------------------------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------------------------
@@ -322,7 +315,7 @@ def test_dashboard_lists_all_charts(superset: Superset, serving_db: Path) -> Non
     assert metadata["color_scheme"] == "pilotage"
     filters = {f["name"]: f["filterType"] for f in metadata["native_filter_configuration"]}
     assert filters == {"Period": "filter_time", "Team": "filter_select", "Rep": "filter_select"}
-    assert set(_chart_ids(superset)) == _asset_chart_names()
+    assert _chart_ids(superset) == _charts_of_asset_folder(superset, "sales-performance")
     # The Period opens on the data's as-of month (the pipeline's today, PILOTAGE_AS_OF), as this
     # Superset resolves the time range the dashboard sends: Superset's own "Current month" when
     # its clock is in that month, else that month's explicit range (the session's data is as of
@@ -778,15 +771,15 @@ def test_dagster_refreshes_every_dashboard_chart_cache_after_publish(superset: S
     from dagster import materialize
 
     from dagster_project.superset import build_superset_assets
-    from pilotage.superset_api import DASHBOARD_SLUGS
+    from pilotage.superset_api import dashboard_slugs
 
     slugs = {
         yaml.safe_load(path.read_text())["slug"] for path in (ASSETS / "dashboards").glob("*.yaml")
     }
-    assert set(DASHBOARD_SLUGS) == slugs
+    assert set(dashboard_slugs()) == slugs
     charts = [
         chart
-        for slug in DASHBOARD_SLUGS
+        for slug in dashboard_slugs()
         for chart in superset.get(f"/api/v1/dashboard/{slug}/charts")["result"]
     ]
     settings = dataclasses.replace(superset.settings, superset_url=superset.url)

@@ -111,15 +111,16 @@ def test_assets_are_consistent() -> None:
     assert set(placed) == set(charts), "charts on no dashboard: " + ", ".join(
         sorted(charts[u]["slice_name"] for u in set(charts) - set(placed))
     )
-    # the folder layout: charts/<slug>/ holds exactly the charts of dashboard <slug>, the top
-    # level those of sales-performance (what tests/e2e/test_superset.py reads)
+    # one chart folder per dashboard: charts/<slug>/ holds exactly the charts of dashboard <slug>
+    # (what tests/e2e/test_superset.py reads), nothing at the top level
     for path in chart_files:
         folder = path.parent.relative_to(ASSETS / "charts")
-        slug = "sales-performance" if str(folder) == "." else str(folder)
-        assert placed[_load(path)["uuid"]] == slug, str(path.relative_to(ASSETS))
-    from pilotage.superset_api import DASHBOARD_SLUGS
+        assert placed[_load(path)["uuid"]] == str(folder), str(path.relative_to(ASSETS))
+    from pilotage.superset_api import dashboard_slugs
 
-    assert sorted(DASHBOARD_SLUGS) == sorted(d["slug"] for d in dashboards)
+    assert sorted(dashboard_slugs()) == sorted(d["slug"] for d in dashboards)
+    # cross-filtering on: a click on a rep, a team or an activity type filters the other charts
+    assert all(d["metadata"]["cross_filters_enabled"] for d in dashboards)
 
 
 def test_demo_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
@@ -330,7 +331,11 @@ def test_trends_show_complete_months_from_the_first_revenue() -> None:
     """The monthly trends leave out the current (partial) month, the revenue trend starts at
     the company's first revenue, and both are out of the Period filter's scope (which would
     otherwise cut them down to the current month)."""
-    charts = _charts()
+    charts = {
+        name.removeprefix("sales-performance/"): chart
+        for name, chart in _charts().items()
+        if name.startswith("sales-performance/")
+    }
     for name, history in (("revenue_vs_target", True), ("activities_by_type", False)):
         filters = {
             (f["subject"], f["operator"])
