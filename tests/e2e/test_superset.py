@@ -627,8 +627,10 @@ def test_each_role_lands_on_its_dashboard_without_builder_menus(superset: Supers
     me = browser.get(f"{superset.url}/api/v1/me/roles/", timeout=30).json()["result"]
     permissions = {tuple(p) for perms in me["roles"].values() for p in perms}
     assert not {("can_write", "Chart"), ("can_write", "Dashboard")} & permissions  # no "+" menu
-    # the role still reads its dashboard's charts
-    assert ("can_read", "Chart") in permissions
+    # the role still reads its dashboard's charts, drills to the detail and exports
+    assert {("can_read", "Chart"), ("can_drill", "Dashboard"), ("can_csv", "Superset")} <= (
+        permissions
+    )
 
 
 def test_an_admin_keeps_superset_home_and_the_builder_menus(superset: Superset) -> None:
