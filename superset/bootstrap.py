@@ -159,13 +159,29 @@ def ensure_admin(security_manager, db):  # noqa: ANN001, ANN201 - Superset objec
 
 
 def import_bundle(bundle: bytes, admin) -> None:  # noqa: ANN001
+    """Import the bundle with overwrite, datasets and charts included.
+
+    Superset's dashboard import overwrites the dashboards only: it keeps an existing dataset or
+    chart as it is (``overwrite=False`` inside), so an edited chart or metric would never reach
+    an instance imported before. The datasets and the charts are imported first with their own
+    commands, with overwrite, from the same files (each command wants its type in metadata.yaml).
+    """
+    from superset.commands.chart.importers.v1 import ImportChartsCommand
     from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
-    from superset.commands.importers.v1.utils import get_contents_from_bundle
+    from superset.commands.dataset.importers.v1 import ImportDatasetsCommand
+    from superset.commands.importers.v1.utils import METADATA_FILE_NAME, get_contents_from_bundle
     from superset.utils.core import override_user
 
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
         contents = get_contents_from_bundle(archive)
+    metadata = yaml.safe_load(contents[METADATA_FILE_NAME])
+
+    def typed(model: str) -> dict[str, str]:
+        return {**contents, METADATA_FILE_NAME: yaml.safe_dump({**metadata, "type": model})}
+
     with override_user(admin):
+        ImportDatasetsCommand(typed("SqlaTable"), overwrite=True).run()
+        ImportChartsCommand(typed("Slice"), overwrite=True).run()
         ImportDashboardsCommand(contents, overwrite=True).run()
 
 
