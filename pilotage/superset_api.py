@@ -1,13 +1,17 @@
-"""A small client of Superset's REST API: log in, then refresh a dashboard's chart caches.
+"""A small client of Superset's REST API: log in, then renew the dashboards' chart caches.
 
-Superset caches chart results (``DATA_CACHE_CONFIG``); after a publish the cached results are
-stale until they expire. Warming a dashboard re-runs every chart's saved query with ``force``,
-so the next viewer sees the new serving file at once and without waiting for the queries.
+Superset caches chart results (``DATA_CACHE_CONFIG``) under a key that includes the dataset's
+``changed_on``. After a publish, every cached result of the old serving file must go, for every
+viewer, filter and row-level security clause (a wallboard auto-refreshes through the cache):
+``expire_results`` touches each dataset of the serving database, which changes every key at
+once. Warming a dashboard then re-runs every chart's saved query, so the next viewer sees the
+new serving file without waiting for the queries.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 
 import requests
@@ -61,6 +65,25 @@ class SupersetAPI:
         if response.status_code != 200:
             raise SupersetAPIError(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return response.json()
+
+    def expire_results(self, database_name: str, published_at: str) -> list[str]:
+        """Make every cached chart result of ``database_name``'s datasets stale: stamp each
+        dataset's ``extra`` with the publication, which moves its ``changed_on`` (part of every
+        chart cache key). Returns the datasets' names."""
+        listing = self._call(
+            "GET",
+            "/api/v1/dataset/?q=(page_size:1000,columns:!(id,table_name,extra,"
+            "database.database_name))",
+        )["result"]
+        expired = []
+        for dataset in listing:
+            if dataset["database"]["database_name"] != database_name:
+                continue
+            extra = json.loads(dataset["extra"] or "{}")
+            extra["pilotage_published_at"] = published_at
+            self._call("PUT", f"/api/v1/dataset/{dataset['id']}", json={"extra": json.dumps(extra)})
+            expired.append(dataset["table_name"])
+        return expired
 
     def dashboard_id(self, slug: str) -> int:
         return self._call("GET", f"/api/v1/dashboard/{slug}")["result"]["id"]
