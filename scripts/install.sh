@@ -44,11 +44,14 @@ echo "==> environments ready (DuckDB $pipeline_duckdb in both)"
 
 # The browser tests (tests/e2e/test_browser.py) and scripts/benchmark_dashboards.py drive the
 # system's Chromium through Playwright: Debian's package, never a browser Playwright downloads.
+# Its colour emoji font draws the podium medals and badges the way an office TV's browser does.
 CHROMIUM="${PILOTAGE_CHROMIUM:-/usr/bin/chromium}"
-if [ -x "$CHROMIUM" ]; then
-    echo "==> browser for the browser tests: $CHROMIUM"
-else
-    apt_install=(apt-get install -y --no-install-recommends chromium)
+EMOJI_FONT=/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+packages=()
+[ -x "$CHROMIUM" ] || packages+=(chromium)
+[ -f "$EMOJI_FONT" ] || ! command -v apt-get >/dev/null 2>&1 || packages+=(fonts-noto-color-emoji)
+if [ "${#packages[@]}" -gt 0 ]; then
+    apt_install=(apt-get install -y --no-install-recommends "${packages[@]}")
     if ! command -v apt-get >/dev/null 2>&1; then
         echo "No Chromium at $CHROMIUM and no apt-get here: install Chromium and point" >&2
         echo "PILOTAGE_CHROMIUM at its executable (the browser tests need it)." >&2
@@ -58,12 +61,12 @@ else
     elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
         sudo=(sudo)
     else
-        echo "No Chromium at $CHROMIUM, and installing it needs root. Run:" >&2
+        echo "Missing ${packages[*]}, and installing them needs root. Run:" >&2
         echo "    sudo apt-get update && sudo ${apt_install[*]}" >&2
         echo "then re-run make install (or point PILOTAGE_CHROMIUM at a Chromium executable)." >&2
         exit 1
     fi
-    echo "==> installing Debian's Chromium for the browser tests: ${sudo[*]:+${sudo[*]} }${apt_install[*]}"
+    echo "==> installing Debian's ${packages[*]} for the browser tests: ${sudo[*]:+${sudo[*]} }${apt_install[*]}"
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "${apt_install[@]}" -qq
     if [ ! -x "$CHROMIUM" ]; then
@@ -71,5 +74,5 @@ else
         echo "point PILOTAGE_CHROMIUM at /usr/bin/chromium (or unset it)." >&2
         exit 1
     fi
-    echo "==> browser for the browser tests: $CHROMIUM"
 fi
+echo "==> browser for the browser tests: $CHROMIUM"
