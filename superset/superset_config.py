@@ -21,6 +21,7 @@ import logging
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
@@ -226,6 +227,23 @@ LANDING_DASHBOARDS = {
 }
 _HOME_PATHS = ("/", "/superset/welcome/")
 
+# --------------------------------------------------------------------------------------------
+# Wallboards: /wallboard/<slug>/ shows any dashboard as a kiosk (no menu, title or filter bar:
+# its filters' defaults apply). Each dashboard's refresh_frequency re-draws it through the
+# chart cache ("fetch"): a TV costs no query, and each publish expires the cached results
+# (dagster_project/superset.py), so the next tick shows the new data.
+# Superset's own "standalone=2" hides the title by not mounting the dashboard header, which
+# also holds the auto-refresh timer: the kiosk keeps standalone=1 and hides the header by style.
+# --------------------------------------------------------------------------------------------
+DASHBOARD_AUTO_REFRESH_MODE = "fetch"
+KIOSK_STYLE = (
+    '<style>[data-test="dashboard-header-container"] { display: none !important; }</style>'
+)
+
+
+def kiosk_url(slug: str) -> str:
+    return f"/superset/dashboard/{quote(slug, safe='')}/?standalone=1&show_filters=false&kiosk=1"
+
 
 def FLASK_APP_MUTATOR(app) -> None:  # noqa: N802, ANN001 - Superset's hook, called with the app
     from flask import jsonify, redirect, request
@@ -251,6 +269,22 @@ def FLASK_APP_MUTATOR(app) -> None:  # noqa: N802, ANN001 - Superset's hook, cal
             if role in names:
                 return redirect(f"/superset/dashboard/{slug}/")
         return None
+
+    @app.route("/wallboard/<slug>/")
+    def _wallboard(slug: str):  # noqa: ANN202
+        return redirect(kiosk_url(slug))
+
+    @app.after_request
+    def _kiosk_hides_the_dashboard_header(response):  # noqa: ANN001, ANN202
+        if (
+            request.args.get("kiosk") == "1"
+            and request.path.startswith("/superset/dashboard/")
+            and response.mimetype == "text/html"
+            and not response.direct_passthrough
+        ):
+            page = response.get_data(as_text=True)
+            response.set_data(page.replace("</head>", KIOSK_STYLE + "</head>", 1))
+        return response
 
 
 # --------------------------------------------------------------------------------------------

@@ -112,10 +112,16 @@ class Dashboard:
     slug: str
     title: str
     charts: tuple[str, ...]  # the slice names of the CHART components of its position
+    refresh_frequency: int  # seconds between the page's own re-draws (0: never)
 
     @property
     def path(self) -> str:
         return f"/superset/dashboard/{self.slug}/"
+
+    @property
+    def kiosk_path(self) -> str:
+        """The wallboard address (superset_config.py): no menu, title or filter bar."""
+        return f"/wallboard/{self.slug}/"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +153,14 @@ def dashboards() -> list[Dashboard]:
             n["meta"]["chartId"]: names.get(n["meta"].get("uuid"), n["meta"].get("sliceName"))
             for n in nodes
         }
-        found.append(Dashboard(spec["slug"], spec["dashboard_title"], tuple(by_id.values())))
+        found.append(
+            Dashboard(
+                spec["slug"],
+                spec["dashboard_title"],
+                tuple(by_id.values()),
+                spec["metadata"]["refresh_frequency"],
+            )
+        )
     return found
 
 
@@ -182,6 +195,7 @@ def open_dashboard(
     dashboard: Dashboard,
     *,
     force: bool = False,
+    kiosk: bool = False,
     timeout_s: float = 60,
 ) -> float:
     """Open the dashboard and wait until every chart tile has settled (drawn, empty or failed)
@@ -191,9 +205,11 @@ def open_dashboard(
     Returns the seconds from the navigation to the start of that final settled state (the
     browser's own clock; the stability wait is not counted). ``force`` re-runs every chart
     query past Superset's result cache (``?force=true``, which 6.1's dashboard honours), as on
-    the first visit after a publish when nothing warmed the caches.
+    the first visit after a publish when nothing warmed the caches. ``kiosk`` opens its
+    wallboard address instead.
     """
-    address = f"{url}{dashboard.path}" + ("?force=true" if force else "")
+    address = f"{url}{dashboard.kiosk_path if kiosk else dashboard.path}"
+    address += "?force=true" if force else ""
     page.goto(address, wait_until="commit")
     settled = page.wait_for_function(
         _SETTLED_JS,
@@ -206,6 +222,36 @@ def open_dashboard(
 
 def tiles(page) -> list[Tile]:  # noqa: ANN001
     return [Tile(**tile) for tile in page.evaluate(_TILES_JS)]
+
+
+def chart_queries_done(page) -> int:  # noqa: ANN001
+    """How many chart data requests the page has completed since it loaded."""
+    return page.evaluate("(window.__pilotageChartQueries || { done: 0 }).done")
+
+
+# Runs in the page: every visible text on the page smaller than ``minPx`` (its element's
+# computed font size), as "text: size"; texts drawn on a canvas are not in the DOM.
+_SMALL_TEXTS_JS = """
+(minPx) => {
+  const small = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.trim();
+    const element = node.parentElement;
+    if (!text || !element || element.closest('style, script, noscript')) continue;
+    const box = element.getBoundingClientRect();
+    const style = getComputedStyle(element);
+    if (box.width === 0 || box.height === 0 || style.visibility === 'hidden') continue;
+    const size = parseFloat(style.fontSize);
+    if (size < minPx) small.push(`${text.slice(0, 40)}: ${size}px`);
+  }
+  return small;
+}
+"""
+
+
+def small_texts(page, min_px: float) -> list[str]:  # noqa: ANN001
+    return page.evaluate(_SMALL_TEXTS_JS, min_px)
 
 
 def page_errors(page) -> list[str]:  # noqa: ANN001

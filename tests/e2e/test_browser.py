@@ -189,3 +189,64 @@ def test_dashboard_draws_every_chart(
         f"{where}: {leaking} should be empty for this role "
         f"({[expected[chart] for chart in leaking]}): rows leak (see {shot})"
     )
+
+
+WALLBOARD = next(d for d in DASHBOARDS if d.slug == "wallboard")
+TV_TEXT_PX = 24  # read from across the room
+
+
+@pytest.mark.parametrize("dashboard", DASHBOARDS, ids=[d.slug for d in DASHBOARDS])
+def test_every_dashboard_has_a_kiosk_address(dashboard, role_contexts, superset) -> None:
+    """/wallboard/<slug>/ shows the dashboard without Superset's menu, its title and its filter
+    bar (the filters' defaults still apply), every chart drawn."""
+    page = role_contexts("executive").new_page()
+    try:
+        browser.open_dashboard(page, superset.url, dashboard, kiosk=True)
+        tiles = browser.tiles(page)
+        chrome = page.evaluate(
+            "() => ['#main-menu, .main-nav, [data-test=\"navbar-top\"]',"
+            " '[data-test=\"dashboard-header-container\"]', '[data-test=\"filter-bar\"]']"
+            ".filter((selector) => [...document.querySelectorAll(selector)]"
+            ".some((e) => e.getBoundingClientRect().width > 0))"
+        )
+    finally:
+        page.close()
+    assert not chrome, f"{dashboard.kiosk_path} still shows {chrome}"
+    assert sorted(t.name for t in tiles) == sorted(dashboard.charts)
+    assert all(t.state in ("drawn", "empty") for t in tiles), tiles
+
+
+def test_wallboard_fits_one_tv_screen_and_refreshes_itself(role_contexts, superset) -> None:
+    """The office TV: the wallboard's kiosk address at 1920x1080 fits the screen without
+    scrolling, every text is at least 24 px, and the page re-draws itself: once its
+    refresh_frequency has passed (the browser's clock moved forward), every chart asks for its
+    data again (through the chart cache, which each publish expires: test_superset.py)."""
+    frequency = WALLBOARD.refresh_frequency
+    assert 60 <= frequency <= 300
+    page = role_contexts("executive").new_page()
+    page.clock.install()
+    try:
+        browser.open_dashboard(page, superset.url, WALLBOARD, kiosk=True)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(SCREENSHOTS / "wallboard--kiosk.png"))
+        height = page.evaluate("document.documentElement.scrollHeight")
+        small = browser.small_texts(page, TV_TEXT_PX)
+        scrolled = page.evaluate(
+            "() => [...document.querySelectorAll('[data-test=\"chart-grid-component\"] *')]"
+            ".filter((e) => e.scrollHeight > e.clientHeight + 2"
+            " && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))"
+            ".map((e) => e.closest('[data-test-chart-name]').getAttribute('data-test-chart-name'))"
+        )
+        before = browser.chart_queries_done(page)
+        page.clock.fast_forward(frequency * 1000 + 1000)
+        page.wait_for_function(
+            "(n) => window.__pilotageChartQueries.done >= n"
+            " && !window.__pilotageChartQueries.inflight",
+            arg=before + len(WALLBOARD.charts),
+            timeout=30_000,
+        )
+    finally:
+        page.close()
+    assert height <= browser.VIEWPORT["height"], f"the wallboard scrolls: {height}px high"
+    assert not scrolled, f"charts that scroll inside their tile: {sorted(set(scrolled))}"
+    assert not small, f"texts under {TV_TEXT_PX}px on the wallboard: {small}"

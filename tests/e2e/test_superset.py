@@ -521,7 +521,20 @@ def test_activity_chart_matches_duckdb(superset: Superset, serving_db: Path) -> 
 
 
 def test_bootstrap_is_idempotent(superset: Superset) -> None:
+    """Re-running the bootstrap updates in place: no duplicate, the same ids, and a chart or a
+    dataset changed on the instance (as an older pilotage would have left it) is the YAML's
+    again (Superset's dashboard import alone keeps existing charts and datasets as they are)."""
     charts_before = _chart_ids(superset)
+    chart_id = charts_before["Rep leaderboard"]
+    [dataset] = superset.get(
+        "/api/v1/dataset/", params={"q": "(filters:!((col:table_name,opr:eq,value:kpi_rep_month)))"}
+    )["result"]
+    for path, change in (
+        (f"/api/v1/chart/{chart_id}", {"slice_name": "Stale chart", "params": "{}"}),
+        (f"/api/v1/dataset/{dataset['id']}", {"description": "Stale dataset"}),
+    ):
+        response = superset.admin.put(f"{superset.url}{path}", json=change, timeout=60)
+        assert response.status_code == 200, response.text
     with pytest.MonkeyPatch.context() as mp:
         for name in ("SUPERSET_HOME", "SUPERSET_METADATA_URI", "PILOTAGE_ENV"):
             mp.delenv(name, raising=False)
@@ -540,6 +553,18 @@ def test_bootstrap_is_idempotent(superset: Superset) -> None:
     )
     assert superset.get("/api/v1/chart/")["count"] == len(list((ASSETS / "charts").rglob("*.yaml")))
     assert _chart_ids(superset) == charts_before
+    chart_file = ASSETS / "charts" / "sales-performance" / "rep_leaderboard.yaml"
+    chart, expected = (
+        superset.get(f"/api/v1/chart/{chart_id}")["result"],
+        yaml.safe_load(chart_file.read_text()),
+    )
+    assert chart["slice_name"] == expected["slice_name"]
+    assert json.loads(chart["params"])["groupby"] == expected["params"]["groupby"]
+    dataset_file = ASSETS / "datasets" / "pilotage_serving" / "kpi_rep_month.yaml"
+    assert (
+        superset.get(f"/api/v1/dataset/{dataset['id']}")["result"]["description"]
+        == yaml.safe_load(dataset_file.read_text())["description"]
+    )
     rules = superset.get("/api/v1/rowlevelsecurity/", params={"q": "(page_size:100)"})
     assert rules["count"] == 13, [r["name"] for r in rules["result"]]  # 2 x 6 datasets + deny
 
@@ -767,9 +792,20 @@ def test_dashboard_filters_apply_to_both_datasets(superset: Superset, serving_db
         assert got == pytest.approx(_num(next(iter(want.values()))), abs=0.01), name
 
 
-def test_dagster_refreshes_every_dashboard_chart_cache_after_publish(superset: Superset) -> None:
-    """The Dagster asset downstream of the publish re-runs every chart of every dashboard on the
-    new serving file."""
+def _cached(session: requests.Session, url: str, query_context: dict) -> bool:
+    response = session.post(f"{url}/api/v1/chart/data", json=query_context, timeout=120)
+    assert response.status_code == 200, response.text
+    return bool(response.json()["result"][0]["is_cached"])
+
+
+def test_dagster_refreshes_every_dashboard_chart_cache_after_publish(
+    superset: Superset, serving_db: Path
+) -> None:
+    """The Dagster asset downstream of the publish expires every cached chart result of the
+    serving database, whoever asked for it (here a rep, whose row-level security gives the
+    query its own cache key: no warm-up could renew it), then re-runs every chart of every
+    dashboard on the new serving file. A wallboard re-drawing through the cache then shows the
+    new data at its next tick."""
     from dagster import materialize
 
     from dagster_project.superset import build_superset_assets
@@ -784,12 +820,28 @@ def test_dagster_refreshes_every_dashboard_chart_cache_after_publish(superset: S
         for slug in dashboard_slugs()
         for chart in superset.get(f"/api/v1/dashboard/{slug}/charts")["result"]
     ]
+    rep_email = _query(
+        serving_db,
+        "select min(rep_email) as rep_email from marts.kpi_rep_month where rep_email not in "
+        "(select manager_email from marts.kpi_rep_month where manager_email is not null)",
+    )[0]["rep_email"]
+    rep = superset.login(*superset.create_user("pytest_cache_rep", rep_email, "Sales Rep")[:2])
+    leaderboard = _chart_ids(superset)["Rep leaderboard"]
+    query_context = json.loads(
+        superset.get(f"/api/v1/chart/{leaderboard}")["result"]["query_context"]
+    )
+    _cached(rep, superset.url, query_context)
+    assert _cached(rep, superset.url, query_context), "the rep's second query is not cached"
+
     settings = dataclasses.replace(superset.settings, superset_url=superset.url)
     result = materialize(build_superset_assets(settings))
     assert result.success
     [materialization] = result.get_asset_materialization_events()
     metadata = materialization.materialization.metadata
     assert metadata["charts_refreshed"].value == len(charts) >= 6
+    datasets = list((ASSETS / "datasets").rglob("*.yaml"))
+    assert metadata["datasets_expired"].value == len(datasets)
+    assert not _cached(rep, superset.url, query_context), "the rep still reads the old result"
 
 
 def test_challenges_dashboard_is_a_public_leaderboard(superset: Superset, serving_db: Path) -> None:

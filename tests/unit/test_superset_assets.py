@@ -377,3 +377,14 @@ def test_ranks_are_not_drawn_as_bars() -> None:
                 assert params["column_config"][column]["showCellBars"] is False, name
                 ranks += 1
     assert ranks >= 1
+
+
+def test_every_dashboard_redraws_itself_for_a_wallboard() -> None:
+    """Any dashboard can be a wallboard (/wallboard/<slug>/, superset_config.py): each re-draws
+    itself every 1 to 5 minutes, through the chart cache (each publish expires it), and the TV
+    dashboard every minute."""
+    for path in _on_disk("dashboards"):
+        dashboard = _load(path)
+        frequency = dashboard["metadata"]["refresh_frequency"]
+        assert 60 <= frequency <= 300, f"{path.name}: refresh_frequency {frequency}"
+    assert _dashboard("wallboard")["metadata"]["refresh_frequency"] == 60
