@@ -823,7 +823,12 @@ def test_challenges_dashboard_is_a_public_leaderboard(superset: Superset, servin
     )  # the last of a live challenge: outside its top 10
     session = superset.login(*_create_user(superset, "pytest_challenger", me["email"], "Sales Rep"))
 
+    [team] = _query(serving_db, "select team_id from marts.dim_rep where email = ?", [me["email"]])
+
     def shown(row: dict) -> str:
+        """The name as the rep sees it: their own row marked, and their team's in a team race."""
+        if row["participant_type"] == "teams" and row["participant_id"] == team["team_id"]:
+            return f"▶ {row['participant_name']} (your team)"
         mine = row["email"] == me["email"]
         return f"▶ {row['participant_name']} (you)" if mine else row["participant_name"]
 
@@ -840,7 +845,7 @@ def test_challenges_dashboard_is_a_public_leaderboard(superset: Superset, servin
         assert sorted(map(key, rows)) == sorted(expected), name
         for row in rows:
             assert row["total_points"] == pytest.approx(expected[key(row)]), (name, row)
-        medals = {r["badge_icon"] for r in rows} - {None}
+        medals = {r["badge_icon"] for r in rows} - {""}  # no badge: an empty cell
         assert medals and medals <= {"🥇", "🥈", "🥉", "🏅"}, (name, medals)
 
     goals = {r["challenge_label"]: r for r in live if r["goal_points"]}
@@ -860,6 +865,8 @@ def test_challenges_dashboard_is_a_public_leaderboard(superset: Superset, servin
     want_top = {shown(r): r["total_points"] for r in live if r["standing_rank"] <= 10 or r is me}
     assert {r["participant_display"]: r["points"] for r in top} == pytest.approx(want_top)
     assert f"▶ {me['participant_name']} (you)" in want_top
+    marked = [r for r in standings if shown(r).startswith("▶")]
+    assert {r["participant_type"] for r in marked} >= {"company", "teams"}, marked
 
     teams = _chart_data(superset, charts["Team standings of the live challenges"], session)
     want_teams: dict[str, float] = {}

@@ -493,6 +493,8 @@ def test_challenge_board_marks_the_logged_in_user() -> None:
     caption = "Q4 drive · 1,234 / 3,000 points (41 %) · 24 days left"
     assert rows["drive", "R1"]["goal_caption"] == caption
     assert rows["race", "T1"]["goal_caption"] is None
+    # a medal, or an empty cell for no badge (a table shows a null as "N/A")
+    assert (rows["drive", "R1"]["badge_icon"], rows["drive", "R2"]["badge_icon"]) == ("🥇", "")
     for email in ("nobody@x.com", "x' or '1'='1", ""):
         marked = con.execute(f"select count(*) from ({_challenge_board_sql(email)}) where is_me")
         assert marked.fetchone()[0] == 0, email
