@@ -845,9 +845,11 @@ def test_dagster_refreshes_every_dashboard_chart_cache_after_publish(
 
 
 def test_challenges_dashboard_is_a_public_leaderboard(superset: Superset, serving_db: Path) -> None:
-    """The Challenges dashboard (superset/assets/*/challenges*): its charts answer with the
-    standings of the serving file, and a sales rep sees every participant (a leaderboard is
-    public among participants: fct_challenge_standings has no row-level security)."""
+    """The Challenges dashboard (superset/assets/*/challenges*), as a sales rep: the live
+    challenges' standings and the archive's (finished ones) each with exactly their rows of the
+    serving file, every participant shown (a leaderboard is public among participants: no
+    row-level security), the rep's own rows marked "(you)" and no one else's, the collective
+    goal with its points, goal and days left, the top 10 (and the rep), the team standings."""
     tables = _query(
         serving_db,
         "select table_name from information_schema.tables where table_schema = 'marts'",
@@ -857,45 +859,75 @@ def test_challenges_dashboard_is_a_public_leaderboard(superset: Superset, servin
     dashboard = superset.get("/api/v1/dashboard/challenges")["result"]
     assert dashboard["dashboard_title"] == "Challenges"
     charts = _charts_of_asset_folder(superset, "challenges")
-    want = _query(
+    standings = _query(
         serving_db,
-        "select challenge_label, standing_rank, participant_name, total_points "
-        "from marts.fct_challenge_standings",
+        "select s.*, r.email from marts.fct_challenge_standings s left join marts.dim_rep r "
+        "on s.participant_type != 'teams' and s.participant_id = r.rep_id",
     )
-    assert want, "no challenge standings in the serving file"
-    taken = _user_emails(superset)  # another test may have given the top rep a user already
-    rep = next(
-        row["email"]
-        for row in _query(
-            serving_db,
-            "select r.email from marts.fct_challenge_standings s join marts.dim_rep r "
-            "on s.participant_id = r.rep_id where s.participant_type = 'reps' "
-            "order by s.total_points desc, r.email",
-        )
-        if row["email"] not in taken
-    )
-    session = superset.login(*_create_user(superset, "pytest_challenger", rep, "Sales Rep"))
-    rows = _chart_data(superset, charts["Challenge leaderboard"], session)["data"]
-    key = lambda r: (r["challenge_label"], r["standing_rank"], r["participant_name"])  # noqa: E731
-    assert sorted(map(key, rows)) == sorted(map(key, want))
-    points = {key(r): r["total_points"] for r in want}
-    for row in rows:
-        assert row["total_points"] == pytest.approx(points[key(row)])
-    progress = _query(
-        serving_db,
-        "select max(goal_progress) as p from marts.fct_challenge_standings "
-        "where participant_type = 'company' and is_live",
-    )[0]["p"]
-    big_number = _chart_data(superset, charts["Collective goal progress"], session)["data"]
-    assert big_number[0]["goal_progress"] == pytest.approx(progress)
-    contributions = _chart_data(superset, charts["Contributions to the collective goal"], session)
-    want_share = _query(
-        serving_db,
-        "select participant_name, sum(total_points) as points from marts.fct_challenge_standings "
-        "where participant_type = 'company' group by 1",
-    )
-    got_share = {r["participant_name"]: r["points"] for r in contributions["data"]}
-    assert got_share == pytest.approx({r["participant_name"]: r["points"] for r in want_share})
+    live = [r for r in standings if r["period_start"] <= _as_of(serving_db) <= r["period_end"]]
+    finished = [r for r in standings if r["period_end"] < _as_of(serving_db)]
+    assert live and finished, "the demo has a live and a finished challenge"
+    taken = _user_emails(superset)  # another test may have given a rep a user already
+    me = next(
+        r
+        for r in sorted(live, key=lambda r: (r["standing_rank"], r["email"] or ""), reverse=True)
+        if r["email"] and r["email"] not in taken
+    )  # the last of a live challenge: outside its top 10
+    session = superset.login(*_create_user(superset, "pytest_challenger", me["email"], "Sales Rep"))
+
+    [team] = _query(serving_db, "select team_id from marts.dim_rep where email = ?", [me["email"]])
+
+    def shown(row: dict) -> str:
+        """The name as the rep sees it: their own row marked, and their team's in a team race."""
+        if row["participant_type"] == "teams" and row["participant_id"] == team["team_id"]:
+            return f"▶ {row['participant_name']} (your team)"
+        mine = row["email"] == me["email"]
+        return f"▶ {row['participant_name']} (you)" if mine else row["participant_name"]
+
+    key = lambda r: (r["challenge_label"], r["standing_rank"], r["participant_display"])  # noqa: E731
+    for name, want in (
+        ("Live standings", live),
+        ("Standings of the finished challenges", finished),
+        ("Podium of the finished challenges", [r for r in finished if r["standing_rank"] <= 3]),
+    ):
+        rows = _chart_data(superset, charts[name], session)["data"]
+        expected = {
+            (r["challenge_label"], r["standing_rank"], shown(r)): r["total_points"] for r in want
+        }
+        assert sorted(map(key, rows)) == sorted(expected), name
+        for row in rows:
+            assert row["total_points"] == pytest.approx(expected[key(row)]), (name, row)
+        medals = {r["badge_icon"] for r in rows} - {""}  # no badge: an empty cell
+        assert medals and medals <= {"🥇", "🥈", "🥉", "🏅"}, (name, medals)
+
+    goals = {r["challenge_label"]: r for r in live if r["goal_points"]}
+    assert goals, "no live collective goal in the serving file"
+    gauge = _chart_data(superset, charts["Collective goal"], session)["data"]
+    assert len(gauge) == len(goals)
+    for row in gauge:
+        label = row["goal_caption"].split(" · ")[0]
+        points = sum(r["total_points"] for r in live if r["challenge_label"] == label)
+        goal = goals[label]
+        days = (goal["period_end"] - _as_of(serving_db)).days
+        assert row["goal_progress"] == pytest.approx(points / goal["goal_points"])
+        assert f"{round(points):,} / {round(goal['goal_points']):,} points" in row["goal_caption"]
+        assert row["goal_caption"].endswith(f"{days} days left"), row["goal_caption"]
+
+    top = _chart_data(superset, charts["Top 10 of the live challenges"], session)["data"]
+    want_top = {shown(r): r["total_points"] for r in live if r["standing_rank"] <= 10 or r is me}
+    assert {r["participant_display"]: r["points"] for r in top} == pytest.approx(want_top)
+    assert f"▶ {me['participant_name']} (you)" in want_top
+    marked = [r for r in standings if shown(r).startswith("▶")]
+    assert {r["participant_type"] for r in marked} >= {"company", "teams"}, marked
+
+    teams = _chart_data(superset, charts["Team standings of the live challenges"], session)
+    want_teams: dict[str, float] = {}
+    for r in live:
+        team = r["participant_name"] if r["participant_type"] == "teams" else r["team_name"]
+        if team is not None:
+            want_teams[team] = want_teams.get(team, 0) + r["total_points"]
+    got_teams = {r["team_name"]: r["points"] for r in teams["data"]}
+    assert got_teams == pytest.approx(want_teams)
 
 
 def _assert_same_rows(rows: list[dict], want: list[dict], key: tuple, values: tuple) -> None:

@@ -368,7 +368,7 @@ def test_pipeline_coverage_keeps_outliers_readable() -> None:
 
 def test_ranks_are_not_drawn_as_bars() -> None:
     """A table draws a bar for each numeric column: a rank's bar grows as the rank gets worse,
-    so the tables that show a rank switch its bar off."""
+    so the tables that show a rank switch its bar off; a bar chart draws points, never a rank."""
     ranks = 0
     for name, chart in _charts().items():
         params = chart["params"]
@@ -376,7 +376,128 @@ def test_ranks_are_not_drawn_as_bars() -> None:
             if column.endswith("rank") and params.get("show_cell_bars"):
                 assert params["column_config"][column]["showCellBars"] is False, name
                 ranks += 1
-    assert ranks >= 1
+        if chart["viz_type"] == "echarts_timeseries_bar":
+            drawn = [params.get("x_axis") or "", *map(json.dumps, params["metrics"])]
+            assert not any("rank" in d for d in drawn), f"{name} draws a rank"
+    assert ranks >= 3  # the live standings and the archive's podium and standings at least
+
+
+def _challenge_board_sql(email: str) -> str:
+    """The challenge_board dataset's SQL as Superset renders it for a user with ``email``."""
+    import jinja2
+
+    dataset = next(d for d in _datasets().values() if d["table_name"] == "challenge_board")
+    return jinja2.Template(dataset["sql"]).render(current_user_email=lambda: email)
+
+
+def test_challenges_dashboard_puts_live_challenges_first() -> None:
+    """Challenges (issue 10): the live challenges on top (goal gauge, top 10 and team standings
+    as horizontal bars best on top, standings with medals), the finished ones below a separate
+    Archive header, never mixed; every chart names the logged-in user's row (the challenge_board
+    dataset), a public leaderboard like the standings."""
+    dashboard = _dashboard("challenges")
+    position = dashboard["position"]
+    charts = {c["uuid"]: (name, c) for name, c in _charts().items()}
+    sections: dict[str, list[tuple[str, dict]]] = {}
+    section = None
+    for key in position["GRID_ID"]["children"]:
+        node = position[key]
+        if node["type"] == "HEADER":
+            section = node["meta"]["text"]
+            sections[section] = []
+        for child in node.get("children", []):
+            sections[section].append(charts[position[child]["meta"]["uuid"]])
+    assert list(sections) == ["Live challenges", "Archive: finished challenges"]
+    status = {"Live challenges": "live", "Archive: finished challenges": "finished"}
+    board = next(d for d in _datasets().values() if d["table_name"] == "challenge_board")
+    for title, members in sections.items():
+        assert members, title
+        for name, chart in members:
+            params = chart["params"]
+            filters = {(f.get("subject"), f.get("comparator")) for f in params["adhoc_filters"]}
+            assert ("challenge_status", status[title]) in filters, name
+            assert chart["dataset_uuid"] == board["uuid"], name
+            shown = [*params.get("all_columns", []), params.get("x_axis")]
+            assert "participant_name" not in shown and "badge_label" not in shown, name
+            if "standing_rank" in shown:  # a standings table: medals and the "me" marker
+                assert {"badge_icon", "participant_display"} <= set(shown), name
+            if chart["viz_type"] == "echarts_timeseries_bar":
+                # ECharts lays a horizontal bar chart's first category at the bottom: ascending
+                # points put the best on top
+                assert params["orientation"] == "horizontal", name
+                assert params["x_axis_sort"] == params["metrics"][0]["label"], name
+                assert params["x_axis_sort_asc"] is True, name
+    live = {chart["viz_type"]: chart["params"] for _, chart in sections["Live challenges"]}
+    gauge = live["gauge_chart"]
+    assert gauge["groupby"] == ["goal_caption"] and gauge["metric"]["label"] == "goal_progress"
+    assert (gauge["min_val"], gauge["max_val"], gauge["number_format"]) == (0, 1, ".0%")
+    top = next(c["params"] for n, c in sections["Live challenges"] if n.endswith("live_top10"))
+    assert "is_me" in json.dumps(top["adhoc_filters"])  # the top 10, and you wherever you are
+    [challenge] = dashboard["metadata"]["native_filter_configuration"]
+    assert challenge["name"] == "Challenge"
+    assert challenge["targets"][0] == {
+        "datasetUuid": board["uuid"],
+        "column": {"name": "challenge_label"},
+    }
+    roles = _load(SUPERSET_DIR / "roles.yaml")
+    assert {"fct_challenge_standings", "challenge_board"} <= set(roles["public"])
+
+
+def test_challenge_board_marks_the_logged_in_user() -> None:
+    """challenge_board's SQL on a small warehouse: the rep whose e-mail is the user's (any case)
+    is marked "(you)", their current team "(your team)" in a team challenge, nobody else; the
+    collective goal's caption gives points, goal, progress and days left; an e-mail with a quote
+    stays a string. Its output columns are the dataset's columns."""
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("create table marts.dim_rep (rep_id varchar, email varchar, team_id varchar)")
+    con.execute(
+        "insert into marts.dim_rep values ('R1', 'ann@x.com', 'T1'), ('R2', 'bob@x.com', 'T2')"
+    )
+    con.execute(
+        """create table marts.fct_challenge_standings as select * from (values
+        ('drive', 'Q4 drive', 'R1', 'company', 'Ann', date '2026-10-01', date '2026-12-31',
+         'live', true, 24, 500.0, 1, 2, 'Gold', '🥇', 1234.4, 0.4, 3000.0, 0.4115, false,
+         'North', 'ann@x.com'),
+        ('drive', 'Q4 drive', 'R2', 'company', 'Bob', date '2026-10-01', date '2026-12-31',
+         'live', true, 24, 734.4, 2, 2, null, null, 1234.4, 0.6, 3000.0, 0.4115, false,
+         'South', 'bob@x.com'),
+        ('race', 'Q3 race', 'T1', 'teams', 'North', date '2026-07-01', date '2026-09-30',
+         'finished', false, 0, 120.0, 1, 2, null, null, 200.0, 0.6, null, null, null,
+         'North', null),
+        ('race', 'Q3 race', 'T2', 'teams', 'South', date '2026-07-01', date '2026-09-30',
+         'finished', false, 0, 80.0, 2, 2, null, null, 200.0, 0.4, null, null, null,
+         'South', null)
+        ) as t(challenge_id, challenge_label, participant_id, participant_type,
+               participant_name, period_start, period_end, challenge_status, is_live,
+               days_left, total_points, standing_rank, participants_count, badge_label,
+               badge_icon, challenge_points, contribution_share, goal_points, goal_progress,
+               is_goal_reached, team_name, participant_email)"""
+    )
+    board = next(d for d in _datasets().values() if d["table_name"] == "challenge_board")
+    result = con.execute(_challenge_board_sql("Ann@X.com"))
+    assert [c[0] for c in result.description] == [c["column_name"] for c in board["columns"]]
+    names = [c[0] for c in result.description]
+    rows = {
+        (r["challenge_id"], r["participant_id"]): r
+        for r in (dict(zip(names, row, strict=True)) for row in result.fetchall())
+    }
+    shown = {key: (r["is_me"], r["participant_display"]) for key, r in rows.items()}
+    assert shown == {
+        ("drive", "R1"): (True, "▶ Ann (you)"),
+        ("drive", "R2"): (False, "Bob"),
+        ("race", "T1"): (True, "▶ North (your team)"),
+        ("race", "T2"): (False, "South"),
+    }
+    # 1,234.4 points of 3,000: 41 % (rounded down, the goal is not reached before 100 %)
+    caption = "Q4 drive · 1,234 / 3,000 points (41 %) · 24 days left"
+    assert rows["drive", "R1"]["goal_caption"] == caption
+    assert rows["race", "T1"]["goal_caption"] is None
+    # a medal, or an empty cell for no badge (a table shows a null as "N/A")
+    assert (rows["drive", "R1"]["badge_icon"], rows["drive", "R2"]["badge_icon"]) == ("🥇", "")
+    for email in ("nobody@x.com", "x' or '1'='1", ""):
+        marked = con.execute(f"select count(*) from ({_challenge_board_sql(email)}) where is_me")
+        assert marked.fetchone()[0] == 0, email
 
 
 def test_every_dashboard_redraws_itself_for_a_wallboard() -> None:

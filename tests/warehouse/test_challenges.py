@@ -64,6 +64,13 @@ class Extracts:
         self.names = {u["Id"]: f"{u['FirstName']} {u['LastName']}" for u in users}
         self.names |= {k: r["Name"] for k, r in roles.items()}
         self.titles = {u["Id"]: u["Title"] for u in users}
+        # what the dashboard shows beside a rep: their e-mail (to find "me") and current team
+        self.emails = {u["Id"]: u["Email"].strip().lower() for u in users}
+        self.current_teams = {
+            u["Id"]: roles[u["UserRoleId"]]["Name"]
+            for u in users
+            if u["UserRoleId"] in self.team_roles
+        }
         by_email = {u["Email"].strip().lower(): u["Id"] for u in users}
         self.events: dict[str, list[tuple[str, dt.date, Decimal]]] = defaultdict(list)
         one = Decimal(1)
@@ -190,6 +197,13 @@ def expected_standings(
                     score = min(score, Decimal(str(metric.cap)))
                 points[who] += score * Decimal(str(metric.weight))
     total = sum(points.values())
+    # the dashboard's words for the challenge: live, finished or upcoming on the as-of day, the
+    # days after it up to the last day, medals from the top badge down
+    status = "upcoming" if start > AS_OF else "finished" if end < AS_OF else "live"
+    days_left = max((end - AS_OF).days, 0)
+    by_height = sorted(challenge.badges, key=lambda b: b.min_points, reverse=True)
+    medals = {b.name: ("🥇", "🥈", "🥉")[i] if i < 3 else "🏅" for i, b in enumerate(by_height)}
+    goal = challenge.goal_points
     standings = {}
     for who, mine in points.items():
         reached = [b for b in challenge.badges if mine >= Decimal(str(b.min_points))]
@@ -200,13 +214,20 @@ def expected_standings(
             "rank": 1 + sum(1 for other in points.values() if other > mine),
             "badge": best,
             "share": float(mine / total) if total else None,
+            "status": status,
+            "days_left": days_left,
+            "badge_icon": medals.get(best),
+            "goal_reached": None if goal is None else total >= Decimal(str(goal)),
+            "email": None if teams else extracts.emails.get(who),
+            "team": extracts.names.get(who) if teams else extracts.current_teams.get(who),
         }
     return standings
 
 
 STANDINGS_SQL = """
 select participant_id, participant_name, total_points, standing_rank, badge, contribution_share,
-       goal_progress, period_start, is_replay
+       goal_progress, period_start, is_replay, challenge_status, days_left, badge_icon,
+       is_goal_reached, participant_email, team_name
 from {schema}.fct_challenge_standings where challenge_id = ?
 """
 
@@ -224,6 +245,12 @@ def _mart_standings(warehouse: Path, name: str, schema: str = "marts") -> dict[s
             "goal_progress": row[6],
             "period_start": row[7],
             "is_replay": row[8],
+            "status": row[9],
+            "days_left": row[10],
+            "badge_icon": row[11],
+            "goal_reached": row[12],
+            "email": row[13],
+            "team": row[14],
         }
         for row in rows
     }
@@ -240,6 +267,8 @@ def _assert_same(expected: dict[str, dict], actual: dict[str, dict]) -> None:
         assert got["badge"] == want["badge"], (who, got, want)
         if want["share"] is not None:
             assert got["share"] == pytest.approx(want["share"], abs=1e-9), who
+        for shown in ("status", "days_left", "badge_icon", "goal_reached", "email", "team"):
+            assert got[shown] == want[shown], (who, shown, got, want)
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +291,12 @@ def test_standings_match_a_computation_from_the_extracts(demo_pipeline, extracts
         progress = sum(e["points"] for e in expected.values()) / challenge.goal_points
         for row in actual.values():
             assert row["goal_progress"] == pytest.approx(progress)
+    # as of 15 November: the sprint (to 1 November) and the Q3 race are in the archive, the Q4
+    # drive is live with the 46 days from 16 November to 31 December left
+    want = {"october_activity_sprint": ("finished", 0), "q3_team_revenue_race": ("finished", 0)}
+    assert {(r["status"], r["days_left"]) for r in actual.values()} == {
+        want.get(name, ("live", 46))
+    }
 
 
 def test_replay_scores_a_past_period_and_leaves_the_marts_alone(

@@ -179,7 +179,11 @@ def test_exposures_declare_the_dashboards(manifest):
         "kpi_availability",
     } <= depends
     challenge_nodes = exposures["challenges"]["depends_on"]["nodes"]
-    assert {node.split(".")[-1] for node in challenge_nodes} == {"fct_challenge_standings"}
+    # the standings, and the reps' e-mails the dashboard marks the logged-in user with
+    assert {node.split(".")[-1] for node in challenge_nodes} == {
+        "fct_challenge_standings",
+        "dim_rep",
+    }
     objectives_nodes = exposures["objectives"]["depends_on"]["nodes"]
     assert {node.split(".")[-1] for node in objectives_nodes} == {
         "kpi_objectives",

@@ -1,6 +1,8 @@
 -- One row per challenge and participant: total points over the started rounds, rank (ties share
 -- a rank: 1, 1, 3), the highest badge earned, and the share of the challenge's total points
--- (for a company challenge: each rep's contribution to the collective goal and its progress).
+-- (for a company challenge: each rep's contribution to the collective goal and its progress),
+-- and what the dashboard shows beside them: live or finished, days left, the badge's medal, the
+-- rep's e-mail (to find "me") and team.
 with
 
 definitions as (
@@ -17,6 +19,19 @@ scores as (
 
 badges as (
     select * from {{ ref('challenge_badges') }}
+),
+
+reps as (
+    select * from {{ ref('dim_rep') }}
+),
+
+badge_tiers as (
+    -- a challenge's badges from the top: the highest is gold, then silver, then bronze
+    select
+        challenge_id,
+        badge,
+        row_number() over (partition by challenge_id order by min_points desc) as badge_tier
+    from badges
 ),
 
 totals as (
@@ -90,7 +105,33 @@ final as (
         cast(definitions.goal_points as {{ type_double() }}) as goal_points,
         cast(
             ranked.challenge_points / nullif(definitions.goal_points, 0) as {{ type_double() }}
-        ) as goal_progress
+        ) as goal_progress,
+        case
+            when {{ as_of_date() }} < definitions.period_start then 'upcoming'
+            when {{ as_of_date() }} > definitions.period_end then 'finished'
+            else 'live'
+        end as challenge_status,
+        -- the days after the as-of day still to play (0 once the last day is in the data)
+        cast(
+            case
+                when definitions.period_end > {{ as_of_date() }}
+                    then definitions.period_end - {{ as_of_date() }}
+                else 0
+            end as integer
+        ) as days_left,
+        ranked.challenge_points >= definitions.goal_points as is_goal_reached,
+        case
+            when badge_tiers.badge_tier = 1 then '🥇'
+            when badge_tiers.badge_tier = 2 then '🥈'
+            when badge_tiers.badge_tier = 3 then '🥉'
+            when badge_tiers.badge_tier > 3 then '🏅'
+        end as badge_icon,
+        -- a rep's own e-mail and current team; a team's own name
+        reps.email as participant_email,
+        case
+            when ranked.participant_type = 'teams' then ranked.participant_name
+            else reps.team_name
+        end as team_name
     from ranked
     inner join definitions
         on ranked.challenge_id = definitions.challenge_id
@@ -99,6 +140,12 @@ final as (
             ranked.challenge_id = best_badges.challenge_id
             and ranked.participant_id = best_badges.participant_id
             and best_badges.badge_rank = 1
+    left join badge_tiers
+        on
+            best_badges.challenge_id = badge_tiers.challenge_id
+            and best_badges.badge = badge_tiers.badge
+    left join reps
+        on ranked.participant_type != 'teams' and ranked.participant_id = reps.rep_id
 )
 
 select * from final
