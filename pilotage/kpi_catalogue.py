@@ -31,7 +31,8 @@ from typing import Any
 
 import yaml
 
-from pilotage.generated_files import Drift, relative, sync_file
+from pilotage import superset_columns
+from pilotage.generated_files import Drift, relative, replace_yaml_block, sync_file
 from pilotage.settings import DBT_PROJECT_DIR, LANGUAGES, PROJECT_ROOT
 
 CATALOGUE_PATH = DBT_PROJECT_DIR / "kpis.yml"
@@ -643,30 +644,12 @@ def _dataset_files(catalogue: Catalogue) -> dict[str, Path]:
     return files
 
 
-class _NoAliasDumper(yaml.SafeDumper):
-    """Superset's YAML style: no anchors or aliases for repeated values."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-_METRICS_BLOCK = re.compile(r"^metrics:.*\n(?:(?:[ -].*)?\n)*", re.MULTILINE)
-
-
 def _render_dataset(text: str, metrics: list[dict[str, Any]]) -> str:
     """The dataset YAML text with only its top-level `metrics:` block replaced."""
-    block = yaml.dump(
-        {"metrics": metrics},
-        Dumper=_NoAliasDumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-        indent=2,
-    )
-    match = _METRICS_BLOCK.search(text)
-    if match is None:
-        raise CatalogueError("a dataset file has no top-level `metrics:` key")
-    return text[: match.start()] + block + text[match.end() :]
+    try:
+        return replace_yaml_block(text, "metrics", metrics)
+    except ValueError as exc:
+        raise CatalogueError(str(exc)) from exc
 
 
 def _expected_dataset_metrics(
@@ -875,27 +858,41 @@ def render_docs(catalogue: Catalogue) -> str:
 # ------------------------------------------------------------------------------ check / write
 
 
-def sync_all(write: bool, catalogue: Catalogue | None = None) -> list[Drift]:
-    """Drift of every derived file (and with ``write``, regenerate them)."""
+def sync_all(
+    write: bool,
+    catalogue: Catalogue | None = None,
+    manifest: Mapping[str, Any] | None = None,
+) -> list[Drift]:
+    """Drift of every derived file (and with ``write``, regenerate them). With the dbt
+    ``manifest``, the Superset datasets' columns too (pilotage/superset_columns.py)."""
     catalogue = catalogue if catalogue is not None else load_catalogue()
     drift = [
         sync_file(DBT_MACRO_PATH, render_dbt_macros(catalogue), write, DIFFERS),
         sync_file(DBT_DOCS_PATH, render_dbt_docs(catalogue), write, DIFFERS),
         sync_file(DOCS_PATH, render_docs(catalogue), write, DIFFERS),
     ]
-    return [d for d in drift if d] + sync_superset_metrics(write, catalogue)
+    drift = [d for d in drift if d] + sync_superset_metrics(write, catalogue)
+    if manifest is not None:
+        files = _dataset_files(catalogue)
+        drift += superset_columns.sync_superset_columns(write, catalogue, files, manifest)
+    return drift
 
 
-def run(write: bool, echo: Callable[[str], None] = print) -> int:
-    """The command: 0 when everything matches the catalogue (or was written), else 1."""
+def run(
+    write: bool,
+    echo: Callable[[str], None] = print,
+    manifest: Mapping[str, Any] | None = None,
+) -> int:
+    """The command: 0 when everything matches the catalogue and the dbt ``manifest`` (or was
+    written), else 1."""
     try:
         catalogue = load_catalogue()
     except CatalogueError as exc:
         echo(str(exc))
         return 1
-    drift = sync_all(write, catalogue)
+    drift = sync_all(write, catalogue, manifest)
     if write:
-        remaining = sync_all(False, catalogue)
+        remaining = sync_all(False, catalogue, manifest)
         for item in drift:
             echo(f"regenerated {relative(item.path)}")
         for item in remaining:
@@ -904,7 +901,11 @@ def run(write: bool, echo: Callable[[str], None] = print) -> int:
     for item in drift:
         echo(f"drift: {item}")
     if drift:
-        echo("Run `pilotage kpis --write` to regenerate from dbt/kpis.yml.")
+        echo("Run `pilotage kpis --write` to regenerate from dbt/kpis.yml and the dbt models.")
         return 1
-    echo(f"{len(catalogue.kpis)} KPIs: dbt macros, Superset metrics and docs are up to date.")
+    columns = ", Superset columns" if manifest is not None else ""
+    echo(
+        f"{len(catalogue.kpis)} KPIs: dbt macros, Superset metrics{columns} and docs are up to"
+        " date."
+    )
     return 0
