@@ -244,29 +244,32 @@ def _marts_database(models: Mapping[str, Mapping[str, Any]]) -> duckdb.DuckDBPyC
 
 def virtual_differences(dataset: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> list[str]:
     """The hand-written columns of a virtual dataset that its SQL does not return (or not with
-    that type), and the SQL's columns the dataset does not list."""
+    that type) or that offer an id or e-mail as a dimension, and the SQL's columns the dataset
+    does not list."""
+    listed = [c for c in dataset.get("columns") or [] if not c.get("expression")]
+    details = [
+        f"column {c['column_name']}: an id or e-mail is not groupable nor filterable"
+        for c in listed
+        if TECHNICAL.search(c["column_name"]) and (c.get("groupby") or c.get("filterable"))
+    ]
     try:
         rows = con.execute(f"describe select * from ({dataset['sql']})").fetchall()
     except duckdb.Error as exc:
-        return [f"its sql does not run on the dbt marts: {_one_line(str(exc))}"]
+        return [*details, f"its sql does not run on the dbt marts: {_one_line(str(exc))}"]
     returned = {row[0]: row[1] for row in rows}
-    details = []
-    listed = set()
-    for column in dataset.get("columns") or []:
-        if column.get("expression"):
-            continue
+    for column in listed:
         name = column["column_name"]
-        listed.add(name)
         if name not in returned:
             details.append(f"column {name}: its sql does not return it")
         elif column.get("type") != returned[name]:
             details.append(
                 f"column {name}: type is {column.get('type')!r}, its sql gives {returned[name]!r}"
             )
+    names = {c["column_name"] for c in listed}
     details += [
         f"column {name}: its sql returns it but the dataset does not list it"
         for name in returned
-        if name not in listed
+        if name not in names
     ]
     return details
 

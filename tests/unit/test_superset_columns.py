@@ -237,3 +237,44 @@ def test_the_command_checks_the_columns_against_the_manifest(tmp_path, monkeypat
     assert report.endswith(
         "Run `pilotage kpis --write` to regenerate from dbt/kpis.yml and the dbt models."
     )
+
+
+def test_a_virtual_dataset_offers_no_id_as_a_dimension(catalogue, tmp_path):
+    path = _dataset_copy(tmp_path, "activities")
+    data = yaml.safe_load(path.read_text())
+    next(c for c in data["columns"] if c["column_name"] == "rep_email")["groupby"] = True
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    found = sc.sync_superset_columns(False, catalogue, {"activities": path}, _manifest())
+    assert (
+        "dataset activities: column rep_email: an id or e-mail is not groupable nor filterable"
+        in found[0].details
+    )
+
+
+def test_drill_to_detail_on_activities_reads_as_a_record():
+    """Superset 6.1's drill-to-detail lists every column of the dataset, in the dataset's order
+    (superset/common/query_actions.py _get_drill_detail), headed by the verbose names: an
+    activity reads date, rep, account, type, status first; ids and e-mails come last and are
+    offered to no drill-by or filter."""
+    columns = yaml.safe_load((SERVING / "activities.yaml").read_text())["columns"]
+    names = [c["column_name"] for c in columns]
+    assert names[:5] == [
+        "activity_date",
+        "rep_name",
+        "account_name",
+        "activity_type_label",
+        "status",
+    ]
+    assert [c["verbose_name"] for c in columns[:5]] == [
+        "Date",
+        "Rep",
+        "Account",
+        "Activity type",
+        "Status",
+    ]
+    technical = ["activity_id", "rep_id", "rep_email", "team_id", "manager_email"]
+    assert names[-len(technical) :] == technical
+    for column in columns:
+        assert column["verbose_name"], column["column_name"]
+        shown = column["column_name"] not in technical
+        assert column["groupby"] is shown and column["filterable"] is shown, column["column_name"]
