@@ -159,7 +159,7 @@ class Kpi:
 
     name: str
     label: Localized
-    description: str
+    description: Localized
     formula: str
     row_formula: str | None
     row_source: str
@@ -273,7 +273,7 @@ def _kpi(raw: dict[str, Any]) -> Kpi:
     return Kpi(
         name=raw["name"],
         label=Localized(**raw["label"]),
-        description=raw["description"],
+        description=Localized(**raw["description"]),
         formula=raw["formula"],
         row_formula=raw["row_formula"],
         row_source=raw["row_source"],
@@ -289,6 +289,18 @@ def _kpi(raw: dict[str, Any]) -> Kpi:
             {name: (o or {}).get("expression") for name, o in raw["superset"].items()}
         ),
     )
+
+
+def _localized_errors(where: str, field: str, value: Any) -> list[str]:
+    """A text in every language (LANGUAGES), each non-empty: the message says what to add."""
+    if isinstance(value, dict) and set(value) == set(LANGUAGES):
+        if all(isinstance(v, str) and v.strip() for v in value.values()):
+            return []
+        return [f"{where}: empty {field}"]
+    return [
+        f"{where}: {field} must have exactly {', '.join(LANGUAGES)} (in dbt/kpis.yml write"
+        f" `{field}: {{en: ..., fr: ...}}`, the French text next to the English one)"
+    ]
 
 
 def validate_catalogue(raw: Any) -> list[str]:
@@ -331,12 +343,9 @@ def validate_catalogue(raw: Any) -> list[str]:
         if name in names:
             errors.append(f"{where}: defined twice")
         names.add(name)
-        label = kpi["label"]
-        if not isinstance(label, dict) or set(label) != set(LANGUAGES):
-            errors.append(f"{where}: label must have exactly {', '.join(LANGUAGES)}")
-        elif not all(isinstance(v, str) and v.strip() for v in label.values()):
-            errors.append(f"{where}: empty label")
-        for field in ("description", "formula", "row_source"):
+        errors += _localized_errors(where, "label", kpi["label"])
+        errors += _localized_errors(where, "description", kpi["description"])
+        for field in ("formula", "row_source"):
             if not isinstance(kpi[field], str) or not kpi[field].strip():
                 errors.append(f"{where}: {field} must be a non-empty string")
         formula = str(kpi["formula"])
@@ -602,7 +611,7 @@ def render_dbt_docs(catalogue: Catalogue) -> str:
     """dbt doc blocks, one per KPI, for the marts' column descriptions."""
     out = [f"<!-- {GENERATED}. Do not edit: change dbt/kpis.yml. -->"]
     for kpi in catalogue.kpis:
-        text = _one_line(kpi.description)
+        text = _one_line(kpi.description.en)
         text += f" Over several rows: `{_one_line(kpi.formula)}`."
         if kpi.thresholds:
             text += f" Thresholds: {_thresholds_text(kpi)}."
@@ -629,7 +638,7 @@ def superset_metrics(catalogue: Catalogue) -> dict[str, list[dict[str, Any]]]:
                     "verbose_name": kpi.label.en,
                     "expression": kpi.formula_for(dataset),
                     "d3format": kpi.format,
-                    "description": _one_line(kpi.description),
+                    "description": _one_line(kpi.description.en),
                     "currency": (catalogue.currency.superset() if kpi.unit == "currency" else None),
                 }
             )
@@ -833,7 +842,8 @@ def render_docs(catalogue: Catalogue) -> str:
         rows = [
             ("English", _cell(kpi.label.en)),
             ("Français", _cell(kpi.label.fr)),
-            ("Description", _cell(kpi.description)),
+            ("Description", _cell(kpi.description.en)),
+            ("Description (français)", _cell(kpi.description.fr)),
             ("Formula", _code(kpi.formula)),
             (
                 "Row formula",
