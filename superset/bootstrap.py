@@ -213,14 +213,48 @@ def ensure_admin(security_manager, db):  # noqa: ANN001, ANN201 - Superset objec
 
 
 def import_bundle(bundle: bytes, admin) -> None:  # noqa: ANN001
-    from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
+    """Import every object of the bundle with overwrite. ImportDashboardsCommand (`superset
+    import-dashboards`) overwrites the dashboards only: a dataset or chart already in the metadata
+    database is kept as it was (its columns, labels, titles), so a changed YAML would reach a new
+    Superset only. ImportAssetsCommand (Superset's import for assets under source control)
+    overwrites databases, datasets, charts and dashboards, matched by UUID; it wants the bundle's
+    metadata of type `assets`."""
+    from superset.commands.importers.v1.assets import ImportAssetsCommand
     from superset.commands.importers.v1.utils import get_contents_from_bundle
     from superset.utils.core import override_user
 
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
         contents = get_contents_from_bundle(archive)
+    metadata = yaml.safe_load(contents["metadata.yaml"])
+    contents["metadata.yaml"] = yaml.safe_dump({**metadata, "type": "assets"}, sort_keys=False)
     with override_user(admin):
-        ImportDashboardsCommand(contents, overwrite=True).run()
+        ImportAssetsCommand(contents).run()
+
+
+def reset_reordered_columns(db, bundle: bytes) -> None:  # noqa: ANN001
+    """Drop the columns of a dataset whose column order changed in its YAML, so the import
+    recreates them in the new order. Superset lists a dataset's columns in their database order
+    (drill-to-detail shows them so and sorts on the first), and an import updates existing
+    columns in place. Charts name columns, never their ids: nothing else refers to them."""
+    from superset.connectors.sqla.models import SqlaTable
+
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        wanted = {
+            config["uuid"]: [c["column_name"] for c in config.get("columns") or []]
+            for config in (
+                yaml.safe_load(archive.read(name))
+                for name in archive.namelist()
+                if name.startswith(f"{BUNDLE_ROOT}/datasets/")
+            )
+        }
+    for table in db.session.query(SqlaTable).filter(SqlaTable.uuid.in_(list(wanted))):
+        current = [c.column_name for c in sorted(table.columns, key=lambda c: c.id)]
+        names = wanted[str(table.uuid)]
+        if [n for n in current if n in names] != [n for n in names if n in current]:
+            for column in list(table.columns):
+                db.session.delete(column)
+            log(f"dataset {table.table_name}: columns re-created in the YAML's order")
+    db.session.commit()
 
 
 def pilotage_datasets(db):  # noqa: ANN001, ANN201
@@ -368,7 +402,9 @@ def main() -> None:
             translated = translations(language)
             if translated:
                 log(f"titles in {language!r} from {TRANSLATIONS_DIR / (language + '.yaml')}")
-            import_bundle(build_bundle(serving, kpi_texts(), month_range, translated), admin)
+            bundle = build_bundle(serving, kpi_texts(), month_range, translated)
+            reset_reordered_columns(db, bundle)
+            import_bundle(bundle, admin)
         except Exception as exc:  # the importer's own messages are terse: add where and what
             messages = getattr(exc, "normalized_messages", lambda: None)()
             fail(f"importing {ASSETS_DIR} failed: {exc!r} {messages or ''}")
