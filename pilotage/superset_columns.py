@@ -25,6 +25,7 @@ from the marts' contracts and every column it lists must come out of it with tha
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -98,12 +99,11 @@ def mart_models(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-_duckdb = duckdb.connect()
-
-
+@functools.cache
 def duckdb_type(data_type: str) -> str:
     """A dbt contract data_type as DuckDB (and so Superset's DuckDB dataset) names it."""
-    return _duckdb.execute(f"select typeof(cast(null as {data_type}))").fetchone()[0]
+    with duckdb.connect() as con:
+        return con.execute(f"select typeof(cast(null as {data_type}))").fetchone()[0]
 
 
 # Names whose words are not the label people say.
