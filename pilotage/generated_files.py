@@ -8,8 +8,12 @@ rewrites it; every difference is a ``Drift`` that the ``check`` commands report 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from pilotage.settings import PROJECT_ROOT
 
@@ -45,3 +49,23 @@ def sync_file(path: Path, expected: str, write: bool, differs: str) -> Drift | N
     if current is None:
         return Drift(path, ("missing",))
     return Drift(path, (differs,))
+
+
+class NoAliasDumper(yaml.SafeDumper):
+    """Superset's YAML style: no anchors or aliases for repeated values."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def replace_yaml_block(text: str, key: str, value: Any) -> str:
+    """``text`` (a Superset asset YAML) with only its top-level ``key:`` block replaced by
+    ``value``, written as Superset exports it; comments and every other key are kept byte for
+    byte. Raises ValueError when the file has no such key."""
+    block = yaml.dump(
+        {key: value}, Dumper=NoAliasDumper, sort_keys=False, allow_unicode=True, width=100, indent=2
+    )
+    match = re.compile(rf"^{key}:.*\n(?:(?:[ -].*)?\n)*", re.MULTILINE).search(text)
+    if match is None:
+        raise ValueError(f"a dataset file has no top-level `{key}:` key")
+    return text[: match.start()] + block + text[match.end() :]

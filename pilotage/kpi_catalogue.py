@@ -31,7 +31,8 @@ from typing import Any
 
 import yaml
 
-from pilotage.generated_files import Drift, relative, sync_file
+from pilotage import superset_columns
+from pilotage.generated_files import Drift, relative, replace_yaml_block, sync_file
 from pilotage.settings import DBT_PROJECT_DIR, LANGUAGES, PROJECT_ROOT
 
 CATALOGUE_PATH = DBT_PROJECT_DIR / "kpis.yml"
@@ -158,7 +159,7 @@ class Kpi:
 
     name: str
     label: Localized
-    description: str
+    description: Localized
     formula: str
     row_formula: str | None
     row_source: str
@@ -272,7 +273,7 @@ def _kpi(raw: dict[str, Any]) -> Kpi:
     return Kpi(
         name=raw["name"],
         label=Localized(**raw["label"]),
-        description=raw["description"],
+        description=Localized(**raw["description"]),
         formula=raw["formula"],
         row_formula=raw["row_formula"],
         row_source=raw["row_source"],
@@ -288,6 +289,18 @@ def _kpi(raw: dict[str, Any]) -> Kpi:
             {name: (o or {}).get("expression") for name, o in raw["superset"].items()}
         ),
     )
+
+
+def _localized_errors(where: str, field: str, value: Any) -> list[str]:
+    """A text in every language (LANGUAGES), each non-empty: the message says what to add."""
+    if isinstance(value, dict) and set(value) == set(LANGUAGES):
+        if all(isinstance(v, str) and v.strip() for v in value.values()):
+            return []
+        return [f"{where}: empty {field}"]
+    return [
+        f"{where}: {field} must have exactly {', '.join(LANGUAGES)} (in dbt/kpis.yml write"
+        f" `{field}: {{en: ..., fr: ...}}`, the French text next to the English one)"
+    ]
 
 
 def validate_catalogue(raw: Any) -> list[str]:
@@ -330,12 +343,9 @@ def validate_catalogue(raw: Any) -> list[str]:
         if name in names:
             errors.append(f"{where}: defined twice")
         names.add(name)
-        label = kpi["label"]
-        if not isinstance(label, dict) or set(label) != set(LANGUAGES):
-            errors.append(f"{where}: label must have exactly {', '.join(LANGUAGES)}")
-        elif not all(isinstance(v, str) and v.strip() for v in label.values()):
-            errors.append(f"{where}: empty label")
-        for field in ("description", "formula", "row_source"):
+        errors += _localized_errors(where, "label", kpi["label"])
+        errors += _localized_errors(where, "description", kpi["description"])
+        for field in ("formula", "row_source"):
             if not isinstance(kpi[field], str) or not kpi[field].strip():
                 errors.append(f"{where}: {field} must be a non-empty string")
         formula = str(kpi["formula"])
@@ -601,7 +611,7 @@ def render_dbt_docs(catalogue: Catalogue) -> str:
     """dbt doc blocks, one per KPI, for the marts' column descriptions."""
     out = [f"<!-- {GENERATED}. Do not edit: change dbt/kpis.yml. -->"]
     for kpi in catalogue.kpis:
-        text = _one_line(kpi.description)
+        text = _one_line(kpi.description.en)
         text += f" Over several rows: `{_one_line(kpi.formula)}`."
         if kpi.thresholds:
             text += f" Thresholds: {_thresholds_text(kpi)}."
@@ -628,7 +638,7 @@ def superset_metrics(catalogue: Catalogue) -> dict[str, list[dict[str, Any]]]:
                     "verbose_name": kpi.label.en,
                     "expression": kpi.formula_for(dataset),
                     "d3format": kpi.format,
-                    "description": _one_line(kpi.description),
+                    "description": _one_line(kpi.description.en),
                     "currency": (catalogue.currency.superset() if kpi.unit == "currency" else None),
                 }
             )
@@ -643,30 +653,12 @@ def _dataset_files(catalogue: Catalogue) -> dict[str, Path]:
     return files
 
 
-class _NoAliasDumper(yaml.SafeDumper):
-    """Superset's YAML style: no anchors or aliases for repeated values."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-_METRICS_BLOCK = re.compile(r"^metrics:.*\n(?:(?:[ -].*)?\n)*", re.MULTILINE)
-
-
 def _render_dataset(text: str, metrics: list[dict[str, Any]]) -> str:
     """The dataset YAML text with only its top-level `metrics:` block replaced."""
-    block = yaml.dump(
-        {"metrics": metrics},
-        Dumper=_NoAliasDumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-        indent=2,
-    )
-    match = _METRICS_BLOCK.search(text)
-    if match is None:
-        raise CatalogueError("a dataset file has no top-level `metrics:` key")
-    return text[: match.start()] + block + text[match.end() :]
+    try:
+        return replace_yaml_block(text, "metrics", metrics)
+    except ValueError as exc:
+        raise CatalogueError(str(exc)) from exc
 
 
 def _expected_dataset_metrics(
@@ -850,7 +842,8 @@ def render_docs(catalogue: Catalogue) -> str:
         rows = [
             ("English", _cell(kpi.label.en)),
             ("Français", _cell(kpi.label.fr)),
-            ("Description", _cell(kpi.description)),
+            ("Description", _cell(kpi.description.en)),
+            ("Description (français)", _cell(kpi.description.fr)),
             ("Formula", _code(kpi.formula)),
             (
                 "Row formula",
@@ -875,27 +868,41 @@ def render_docs(catalogue: Catalogue) -> str:
 # ------------------------------------------------------------------------------ check / write
 
 
-def sync_all(write: bool, catalogue: Catalogue | None = None) -> list[Drift]:
-    """Drift of every derived file (and with ``write``, regenerate them)."""
+def sync_all(
+    write: bool,
+    catalogue: Catalogue | None = None,
+    manifest: Mapping[str, Any] | None = None,
+) -> list[Drift]:
+    """Drift of every derived file (and with ``write``, regenerate them). With the dbt
+    ``manifest``, the Superset datasets' columns too (pilotage/superset_columns.py)."""
     catalogue = catalogue if catalogue is not None else load_catalogue()
     drift = [
         sync_file(DBT_MACRO_PATH, render_dbt_macros(catalogue), write, DIFFERS),
         sync_file(DBT_DOCS_PATH, render_dbt_docs(catalogue), write, DIFFERS),
         sync_file(DOCS_PATH, render_docs(catalogue), write, DIFFERS),
     ]
-    return [d for d in drift if d] + sync_superset_metrics(write, catalogue)
+    drift = [d for d in drift if d] + sync_superset_metrics(write, catalogue)
+    if manifest is not None:
+        files = _dataset_files(catalogue)
+        drift += superset_columns.sync_superset_columns(write, catalogue, files, manifest)
+    return drift
 
 
-def run(write: bool, echo: Callable[[str], None] = print) -> int:
-    """The command: 0 when everything matches the catalogue (or was written), else 1."""
+def run(
+    write: bool,
+    echo: Callable[[str], None] = print,
+    manifest: Mapping[str, Any] | None = None,
+) -> int:
+    """The command: 0 when everything matches the catalogue and the dbt ``manifest`` (or was
+    written), else 1."""
     try:
         catalogue = load_catalogue()
     except CatalogueError as exc:
         echo(str(exc))
         return 1
-    drift = sync_all(write, catalogue)
+    drift = sync_all(write, catalogue, manifest)
     if write:
-        remaining = sync_all(False, catalogue)
+        remaining = sync_all(False, catalogue, manifest)
         for item in drift:
             echo(f"regenerated {relative(item.path)}")
         for item in remaining:
@@ -904,7 +911,11 @@ def run(write: bool, echo: Callable[[str], None] = print) -> int:
     for item in drift:
         echo(f"drift: {item}")
     if drift:
-        echo("Run `pilotage kpis --write` to regenerate from dbt/kpis.yml.")
+        echo("Run `pilotage kpis --write` to regenerate from dbt/kpis.yml and the dbt models.")
         return 1
-    echo(f"{len(catalogue.kpis)} KPIs: dbt macros, Superset metrics and docs are up to date.")
+    columns = ", Superset columns" if manifest is not None else ""
+    echo(
+        f"{len(catalogue.kpis)} KPIs: dbt macros, Superset metrics{columns} and docs are up to"
+        " date."
+    )
     return 0

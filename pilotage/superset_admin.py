@@ -7,7 +7,7 @@ pipeline: this module only builds environments and commands and runs them as sub
 - ``ensure_demo_secrets(settings)``: local secret key and admin password for the demo (never in
   production, never committed), generated once and reused;
 - ``bootstrap(settings)``: metadata DB migration, admin user, roles, dashboards as code (KPI
-  labels in the dashboards' language), RLS;
+  labels and descriptions, titles in the dashboards' language), RLS;
 - ``serve_command(settings, host, port)``: the command that starts the web server;
 - ``admin_credentials(settings)``: how to log in.
 """
@@ -28,8 +28,8 @@ from pilotage.settings import SUPERSET_DIR, Settings, load_settings
 
 DEMO_SECRETS_NAME = ".demo-secrets.env"
 SECRET_VARS = ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD")
-# Read by superset/bootstrap.py (its KPI_LABELS_FILE) in SUPERSET_HOME.
-KPI_LABELS_FILE = "kpi_labels.json"
+# Read by superset/bootstrap.py (its KPI_TEXTS_FILE) in SUPERSET_HOME.
+KPI_TEXTS_FILE = "kpi_texts.json"
 
 
 class SupersetError(RuntimeError):
@@ -141,12 +141,20 @@ def superset_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def write_kpi_labels(settings: Settings) -> Path:
-    """The KPI metrics' labels in the dashboards' language (PILOTAGE_LANGUAGE), from the KPI
-    catalogue, for superset/bootstrap.py (it runs in Superset's environment, without pilotage)."""
-    labels = {kpi.name: getattr(kpi.label, settings.language) for kpi in load_catalogue().kpis}
-    path = superset_home(settings) / KPI_LABELS_FILE
-    path.write_text(json.dumps(labels, ensure_ascii=False, indent=1), encoding="utf-8")
+def write_kpi_texts(settings: Settings) -> Path:
+    """The KPI metrics' labels and descriptions in the dashboards' language (PILOTAGE_LANGUAGE),
+    from the KPI catalogue, for superset/bootstrap.py (it runs in Superset's environment, without
+    pilotage). The chart and dashboard titles are superset/translations/<language>.yaml."""
+    language = settings.language
+    texts = {
+        kpi.name: {
+            "verbose_name": getattr(kpi.label, language),
+            "description": " ".join(getattr(kpi.description, language).split()),
+        }
+        for kpi in load_catalogue().kpis
+    }
+    path = superset_home(settings) / KPI_TEXTS_FILE
+    path.write_text(json.dumps(texts, ensure_ascii=False, indent=1), encoding="utf-8")
     return path
 
 
@@ -168,7 +176,7 @@ def bootstrap(settings: Settings) -> None:
             "(PILOTAGE_ENV=production)."
         )
     superset_home(settings).mkdir(parents=True, exist_ok=True)
-    write_kpi_labels(settings)
+    write_kpi_texts(settings)
     command = [str(_python(settings)), str(SUPERSET_DIR / "bootstrap.py")]
     print(f"==> Superset bootstrap ({superset_home(settings)})", flush=True)
     started = time.monotonic()

@@ -7,8 +7,9 @@ superset/bootstrap.py``. Idempotent; every step updates in place:
 1. migrate the metadata database (``superset db upgrade``);
 2. sync built-in roles and permissions (``superset init``);
 3. create or update the admin (SUPERSET_ADMIN_USERNAME / SUPERSET_ADMIN_PASSWORD);
-4. import the dashboards-as-code bundle (superset/assets, DuckDB path rendered, KPI labels in the
-   dashboards' language, "Current month" as the as-of month) with overwrite,
+4. import the dashboards-as-code bundle (superset/assets, DuckDB path rendered, KPI labels and
+   descriptions, chart, dashboard and filter titles in the dashboards' language, "Current month"
+   as the as-of month) with overwrite,
    the same command as ``superset import-dashboards -p bundle.zip -u admin``;
 5. the business roles and their row-level security rules, from superset/roles.yaml.
 """
@@ -31,8 +32,12 @@ ASSETS_DIR = HERE / "assets"
 BUNDLE_ROOT = "pilotage_assets"  # the importer wants exactly one top-level folder in the ZIP
 SERVING_PLACEHOLDER = "${PILOTAGE_SERVING_PATH}"
 DATABASE_NAME = "pilotage_serving"
-# In SUPERSET_HOME: the KPI labels in the dashboards' language (pilotage.superset_admin writes it).
-KPI_LABELS_FILE = "kpi_labels.json"
+# In SUPERSET_HOME: the KPI metrics' labels and descriptions in the dashboards' language
+# (pilotage.superset_admin writes it from the KPI catalogue).
+KPI_TEXTS_FILE = "kpi_texts.json"
+# <language>.yaml: the chart, dashboard and native filter titles in a language other than the
+# tree's own English, by UUID.
+TRANSLATIONS_DIR = HERE / "translations"
 # A time filter default Superset computes from its clock (see as_of_month_range).
 CURRENT_MONTH = "Current month"
 
@@ -71,19 +76,59 @@ def serving_path() -> Path:
     return path
 
 
-def kpi_labels() -> dict[str, str]:
-    """The KPI metrics' labels in the dashboards' language (metric name -> label), written by
-    ``pilotage.superset_admin.bootstrap`` from the KPI catalogue (dbt/kpis.yml) into SUPERSET_HOME;
-    none when this script is run by hand without it (the assets' own English labels stay)."""
-    path = Path(os.environ.get("SUPERSET_HOME", ".")) / KPI_LABELS_FILE
+def kpi_texts() -> dict[str, dict[str, str]]:
+    """The KPI metrics' label and description in the dashboards' language (metric name ->
+    {verbose_name, description}), written by ``pilotage.superset_admin.bootstrap`` from the KPI
+    catalogue (dbt/kpis.yml) into SUPERSET_HOME; none when this script is run by hand without it
+    (the assets' own English texts stay)."""
+    path = Path(os.environ.get("SUPERSET_HOME", ".")) / KPI_TEXTS_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def _with_labels(text: str, labels: dict[str, str]) -> str:
+def translations(language: str | None) -> dict:
+    """superset/translations/<language>.yaml (dashboards and charts by UUID); none for the
+    tree's own English."""
+    path = TRANSLATIONS_DIR / f"{language}.yaml"
+    if not language or language == "en" or not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _with_kpi_texts(text: str, texts: dict[str, dict[str, str]]) -> str:
     dataset = yaml.safe_load(text)
     for metric in dataset.get("metrics") or []:
-        metric["verbose_name"] = labels.get(metric["metric_name"], metric["verbose_name"])
+        metric.update(texts.get(metric["metric_name"], {}))
     return yaml.safe_dump(dataset, sort_keys=False, allow_unicode=True)
+
+
+def _translated_chart(text: str, charts: dict) -> str:
+    chart = yaml.safe_load(text)
+    entry = charts.get(chart["uuid"]) or {}
+    chart["slice_name"] = entry.get("title", chart["slice_name"])
+    chart["description"] = entry.get("description", chart.get("description"))
+    return yaml.safe_dump(chart, sort_keys=False, allow_unicode=True)
+
+
+def _translated_dashboard(text: str, translated: dict) -> str:
+    """The dashboard's title (and its header), its charts' names in the layout and its native
+    filters' names and descriptions, from the translation file."""
+    dashboard = yaml.safe_load(text)
+    entry = (translated.get("dashboards") or {}).get(dashboard["uuid"]) or {}
+    charts = translated.get("charts") or {}
+    english = dashboard["dashboard_title"]
+    dashboard["dashboard_title"] = entry.get("title", english)
+    for node in (dashboard.get("position") or {}).values():
+        if not isinstance(node, dict):
+            continue
+        meta = node.get("meta") or {}
+        if node.get("type") == "HEADER" and meta.get("text") == english:
+            meta["text"] = dashboard["dashboard_title"]
+        if node.get("type") == "CHART" and meta.get("uuid") in charts:
+            meta["sliceName"] = charts[meta["uuid"]]["title"]
+    filters = entry.get("native_filters") or {}
+    for native in (dashboard.get("metadata") or {}).get("native_filter_configuration") or []:
+        native.update(filters.get(native["id"], {}))
+    return yaml.safe_dump(dashboard, sort_keys=False, allow_unicode=True)
 
 
 def as_of_month_range(as_of: dt.date | None, today: dt.date) -> str | None:
@@ -113,11 +158,16 @@ def pilotage_as_of() -> dt.date | None:
 
 
 def build_bundle(
-    serving: Path, labels: dict[str, str] | None = None, month_range: str | None = None
+    serving: Path,
+    texts: dict[str, dict[str, str]] | None = None,
+    month_range: str | None = None,
+    translated: dict | None = None,
 ) -> bytes:
     """The assets tree as an in-memory ZIP with one top-level folder, the DuckDB path set, the
-    KPI metrics labelled in the dashboards' language (``labels``: metric name -> label) and the
-    "Current month" filter defaults set to ``month_range`` (``as_of_month_range``) if given."""
+    KPI metrics labelled and described in the dashboards' language (``texts``: metric name ->
+    {verbose_name, description}), the charts, dashboards and native filters titled from
+    ``translated`` (``translations(language)``) and the "Current month" filter defaults set to
+    ``month_range`` (``as_of_month_range``) if given."""
     if not (ASSETS_DIR / "metadata.yaml").is_file():
         fail(f"{ASSETS_DIR / 'metadata.yaml'} is missing: the assets tree is incomplete.")
     buffer = io.BytesIO()
@@ -127,8 +177,12 @@ def build_bundle(
             text = path.read_text(encoding="utf-8")
             if relative.startswith("databases/"):
                 text = text.replace(SERVING_PLACEHOLDER, str(serving))
-            if relative.startswith("datasets/") and labels:
-                text = _with_labels(text, labels)
+            if relative.startswith("datasets/") and texts:
+                text = _with_kpi_texts(text, texts)
+            if relative.startswith("charts/") and translated:
+                text = _translated_chart(text, translated.get("charts") or {})
+            if relative.startswith("dashboards/") and translated:
+                text = _translated_dashboard(text, translated)
             if relative.startswith("dashboards/") and month_range:
                 text = _with_period(text, month_range)
             bundle.writestr(f"{BUNDLE_ROOT}/{relative}", text)
@@ -159,30 +213,48 @@ def ensure_admin(security_manager, db):  # noqa: ANN001, ANN201 - Superset objec
 
 
 def import_bundle(bundle: bytes, admin) -> None:  # noqa: ANN001
-    """Import the bundle with overwrite, datasets and charts included.
-
-    Superset's dashboard import overwrites the dashboards only: it keeps an existing dataset or
-    chart as it is (``overwrite=False`` inside), so an edited chart or metric would never reach
-    an instance imported before. The datasets and the charts are imported first with their own
-    commands, with overwrite, from the same files (each command wants its type in metadata.yaml).
-    """
-    from superset.commands.chart.importers.v1 import ImportChartsCommand
-    from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
-    from superset.commands.dataset.importers.v1 import ImportDatasetsCommand
-    from superset.commands.importers.v1.utils import METADATA_FILE_NAME, get_contents_from_bundle
+    """Import every object of the bundle with overwrite. ImportDashboardsCommand (`superset
+    import-dashboards`) overwrites the dashboards only: a dataset or chart already in the metadata
+    database is kept as it was (its columns, labels, titles), so a changed YAML would reach a new
+    Superset only. ImportAssetsCommand (Superset's import for assets under source control)
+    overwrites databases, datasets, charts and dashboards, matched by UUID; it wants the bundle's
+    metadata of type `assets`."""
+    from superset.commands.importers.v1.assets import ImportAssetsCommand
+    from superset.commands.importers.v1.utils import get_contents_from_bundle
     from superset.utils.core import override_user
 
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
         contents = get_contents_from_bundle(archive)
-    metadata = yaml.safe_load(contents[METADATA_FILE_NAME])
-
-    def typed(model: str) -> dict[str, str]:
-        return {**contents, METADATA_FILE_NAME: yaml.safe_dump({**metadata, "type": model})}
-
+    metadata = yaml.safe_load(contents["metadata.yaml"])
+    contents["metadata.yaml"] = yaml.safe_dump({**metadata, "type": "assets"}, sort_keys=False)
     with override_user(admin):
-        ImportDatasetsCommand(typed("SqlaTable"), overwrite=True).run()
-        ImportChartsCommand(typed("Slice"), overwrite=True).run()
-        ImportDashboardsCommand(contents, overwrite=True).run()
+        ImportAssetsCommand(contents).run()
+
+
+def reset_reordered_columns(db, bundle: bytes) -> None:  # noqa: ANN001
+    """Drop the columns of a dataset whose column order changed in its YAML, so the import
+    recreates them in the new order. Superset lists a dataset's columns in their database order
+    (drill-to-detail shows them so and sorts on the first), and an import updates existing
+    columns in place. Charts name columns, never their ids: nothing else refers to them."""
+    from superset.connectors.sqla.models import SqlaTable
+
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        wanted = {
+            config["uuid"]: [c["column_name"] for c in config.get("columns") or []]
+            for config in (
+                yaml.safe_load(archive.read(name))
+                for name in archive.namelist()
+                if name.startswith(f"{BUNDLE_ROOT}/datasets/")
+            )
+        }
+    for table in db.session.query(SqlaTable).filter(SqlaTable.uuid.in_(list(wanted))):
+        current = [c.column_name for c in sorted(table.columns, key=lambda c: c.id)]
+        names = wanted[str(table.uuid)]
+        if [n for n in current if n in names] != [n for n in names if n in current]:
+            for column in list(table.columns):
+                db.session.delete(column)
+            log(f"dataset {table.table_name}: columns re-created in the YAML's order")
+    db.session.commit()
 
 
 def pilotage_datasets(db):  # noqa: ANN001, ANN201
@@ -326,7 +398,13 @@ def main() -> None:
             month_range = as_of_month_range(pilotage_as_of(), dt.date.today())
             if month_range:
                 log(f"the data is as of another month: 'Current month' opens on {month_range}")
-            import_bundle(build_bundle(serving, kpi_labels(), month_range), admin)
+            language = os.environ.get("PILOTAGE_LANGUAGE", "en").strip().lower()
+            translated = translations(language)
+            if translated:
+                log(f"titles in {language!r} from {TRANSLATIONS_DIR / (language + '.yaml')}")
+            bundle = build_bundle(serving, kpi_texts(), month_range, translated)
+            reset_reordered_columns(db, bundle)
+            import_bundle(bundle, admin)
         except Exception as exc:  # the importer's own messages are terse: add where and what
             messages = getattr(exc, "normalized_messages", lambda: None)()
             fail(f"importing {ASSETS_DIR} failed: {exc!r} {messages or ''}")

@@ -520,6 +520,69 @@ def test_activity_chart_matches_duckdb(superset: Superset, serving_db: Path) -> 
     assert {k: v for k, v in got.items() if v} == want
 
 
+def test_drill_to_detail_reads_an_activity_as_a_record(
+    superset: Superset, serving_db: Path
+) -> None:
+    """What drill-to-detail shows on the activity chart (the samples request Superset 6.1's
+    drill pane sends): every column of `activities` in the dataset's order, headed by the
+    verbose names; the first ones readable (date, rep, account, type, status), the ids last and
+    offered to no drill-by. The account is the activity's own, or its opportunity's."""
+    dataset = next(
+        d
+        for d in superset.get("/api/v1/dataset/", params={"q": "(page_size:100)"})["result"]
+        if d["table_name"] == "activities"
+    )
+    detail = superset.get(f"/api/v1/dataset/{dataset['id']}")["result"]
+    wanted = yaml.safe_load(
+        (ASSETS / "datasets" / "pilotage_serving" / "activities.yaml").read_text()
+    )
+    columns = sorted(detail["columns"], key=lambda c: c["id"])
+    assert [c["column_name"] for c in columns] == [c["column_name"] for c in wanted["columns"]]
+    assert [c["verbose_name"] for c in columns[:5]] == [
+        "Date",
+        "Rep",
+        "Account",
+        "Activity type",
+        "Status",
+    ]
+    assert {c["column_name"] for c in columns if not c["groupby"]} == {
+        "activity_id",
+        "rep_id",
+        "rep_email",
+        "team_id",
+        "manager_email",
+    }
+    # the drill pane's query (result_type drill_detail: every column, sorted on the first)
+    body = {
+        "datasource": {"id": dataset["id"], "type": "table"},
+        "queries": [
+            {
+                "filters": [{"col": "activity_type", "op": "==", "val": "proposal"}],
+                "columns": [],
+                "row_limit": 5,
+            }
+        ],
+        "result_type": "drill_detail",
+        "result_format": "json",
+    }
+    response = superset.admin.post(f"{superset.url}/api/v1/chart/data", json=body, timeout=60)
+    assert response.status_code == 200, response.text[:500]
+    result = response.json()["result"][0]
+    assert result["colnames"] == [c["column_name"] for c in wanted["columns"]]
+    first = result["data"][0]
+    want = _query(
+        serving_db,
+        "select min(a.activity_date) as activity_date, any_value(c.account_name) as account_name "
+        "from marts.fct_activities as a "
+        "join marts.fct_opportunities as o on o.opportunity_id = a.related_record_id "
+        "join marts.dim_customer as c on c.crm_account_id = o.account_id "
+        "where a.activity_id = ?",
+        [first["activity_id"]],
+    )[0]
+    assert first["account_name"] == want["account_name"]
+    assert first["activity_type_label"] == "Proposals" and first["rep_name"]
+
+
 def test_bootstrap_is_idempotent(superset: Superset) -> None:
     """Re-running the bootstrap updates in place: no duplicate, the same ids, and a chart or a
     dataset changed on the instance (as an older pilotage would have left it) is the YAML's

@@ -144,6 +144,12 @@ def test_catalogue_is_valid(catalogue, raw):
         (lambda k: k.update(formula="avg(pace)"), "ratio of sums"),
         (lambda k: k.update(additive=True), "not additive"),
         (lambda k: k.update(label={"en": "Pace"}), "label must have"),
+        # a KPI added in English only: the message says what to write where
+        (
+            lambda k: k.update(description="Actual / target due to date."),
+            "description must have exactly en, fr (in dbt/kpis.yml write `description: {en:",
+        ),
+        (lambda k: k.update(description={"en": "Pace.", "fr": " "}), "empty description"),
         (lambda k: k.update(grain="rep_year"), "unknown grain"),
         (lambda k: k.update(grain=["rep_month", "rep_year"]), "unknown grain"),
         (lambda k: k.update(grain=["rep_month", "rep_month"]), "distinct grains"),

@@ -384,10 +384,10 @@ def test_ranks_are_not_drawn_as_bars() -> None:
 
 def _challenge_board_sql(email: str) -> str:
     """The challenge_board dataset's SQL as Superset renders it for a user with ``email``."""
-    import jinja2
+    from pilotage.superset_columns import rendered_sql
 
     dataset = next(d for d in _datasets().values() if d["table_name"] == "challenge_board")
-    return jinja2.Template(dataset["sql"]).render(current_user_email=lambda: email)
+    return rendered_sql(dataset["sql"], email)
 
 
 def test_challenges_dashboard_puts_live_challenges_first() -> None:

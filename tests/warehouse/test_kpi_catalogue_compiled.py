@@ -50,4 +50,4 @@ def test_compiled_marts_contain_the_catalogue_formulas(tmp_path):
     for kpi in catalogue.kpis:
         for model in grain_models(catalogue, kpi):
             described = nodes[model]["columns"][kpi.column]["description"]
-            assert described.startswith(squash(kpi.description)), (model, kpi.name)
+            assert described.startswith(squash(kpi.description.en)), (model, kpi.name)
