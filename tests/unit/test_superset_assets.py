@@ -239,6 +239,18 @@ def test_dashboards_open_on_the_current_period() -> None:
     assert [row[0] for row in labels] == [default, "Quarter to date"]
     assert default == "Month to date"
 
+    # Executive 360: the whole company (All teams) and month to date, single choices
+    executive = {
+        f["name"]: f for f in _dashboard("executive-360")["metadata"]["native_filter_configuration"]
+    }
+    assert set(executive) == {"Scope", "Period"}
+    for name, default in (("Scope", "All teams"), ("Period", "Month to date")):
+        mask = executive[name]["defaultDataMask"]
+        column = executive[name]["targets"][0]["column"]["name"]
+        assert mask["extraFormData"]["filters"] == [{"col": column, "op": "IN", "val": [default]}]
+        assert mask["filterState"]["value"] == [default]
+        assert not executive[name]["controlValues"]["multiSelect"]
+
 
 def _status(pace: float | None, has_target: bool, has_prorated: bool) -> str:
     """The catalogue's rule for a status, from the pace thresholds of dbt/kpis.yml."""
