@@ -175,6 +175,42 @@
                     / cast(won_amount_prev_same_point as {{ type_double() }})
             end
         {%- endcall -%}
+    {%- elif name == 'revenue_growth_last_year' -%}
+        {%- call round_ratio_of() -%}
+            case
+                when revenue_last_year_same_point = 0 then null
+                else
+                    cast(revenue - revenue_last_year_same_point as {{ type_double() }})
+                    / cast(revenue_last_year_same_point as {{ type_double() }})
+            end
+        {%- endcall -%}
+    {%- elif name == 'gross_margin_growth_last_year' -%}
+        {%- call round_ratio_of() -%}
+            case
+                when gross_margin_last_year_same_point = 0 then null
+                else
+                    cast(gross_margin - gross_margin_last_year_same_point as {{ type_double() }})
+                    / cast(gross_margin_last_year_same_point as {{ type_double() }})
+            end
+        {%- endcall -%}
+    {%- elif name == 'activities_growth_last_year' -%}
+        {%- call round_ratio_of() -%}
+            case
+                when activities_last_year_same_point = 0 then null
+                else
+                    cast(activities - activities_last_year_same_point as {{ type_double() }})
+                    / activities_last_year_same_point
+            end
+        {%- endcall -%}
+    {%- elif name == 'won_amount_growth_last_year' -%}
+        {%- call round_ratio_of() -%}
+            case
+                when won_amount_last_year_same_point = 0 then null
+                else
+                    cast(won_amount - won_amount_last_year_same_point as {{ type_double() }})
+                    / cast(won_amount_last_year_same_point as {{ type_double() }})
+            end
+        {%- endcall -%}
     {%- elif name == 'next_step_conversion' -%}
         {%- call round_ratio_of() -%}
             case
@@ -305,6 +341,10 @@
         {'name': 'revenue_growth_same_point', 'label_en': 'Revenue vs previous period', 'label_fr': 'Chiffre d\'affaires vs période précédente', 'requires': ['invoices']},
         {'name': 'activities_growth_same_point', 'label_en': 'Activities vs previous period', 'label_fr': 'Activités vs période précédente', 'requires': ['activities']},
         {'name': 'won_amount_growth_same_point', 'label_en': 'Amount won vs previous period', 'label_fr': 'Montant gagné vs période précédente', 'requires': ['opportunities']},
+        {'name': 'revenue_growth_last_year', 'label_en': 'Revenue vs last year', 'label_fr': 'Chiffre d\'affaires vs l\'an dernier', 'requires': ['invoices']},
+        {'name': 'gross_margin_growth_last_year', 'label_en': 'Gross margin vs last year', 'label_fr': 'Marge brute vs l\'an dernier', 'requires': ['invoices', 'costs']},
+        {'name': 'activities_growth_last_year', 'label_en': 'Activities vs last year', 'label_fr': 'Activités vs l\'an dernier', 'requires': ['activities']},
+        {'name': 'won_amount_growth_last_year', 'label_en': 'Amount won vs last year', 'label_fr': 'Montant gagné vs l\'an dernier', 'requires': ['opportunities']},
         {'name': 'next_step_conversion', 'label_en': 'Next-step conversion', 'label_fr': 'Conversion vers l\'étape suivante', 'requires': ['stage_history']},
         {'name': 'cumulative_conversion', 'label_en': 'Cumulative conversion', 'label_fr': 'Conversion cumulée', 'requires': ['stage_history']},
         {'name': 'avg_days_in_stage', 'label_en': 'Days in stage', 'label_fr': 'Jours dans l\'étape', 'requires': ['stage_history']},

@@ -52,6 +52,26 @@ EXPECTED_EMPTY = {
         "where level = 'rep' and period_grain = 'month' and is_current_period and rep_email = ?",
     ),
 }
+# Executive 360: a rep sees none of its rows (superset/roles.yaml: their own figures are on
+# Objectives); a manager sees their teams' rows, but the driver tree's "All teams" nodes are sums
+# over every team, so a manager's tree is empty until they pick their team in Scope.
+EXPECTED_EMPTY.update(
+    {
+        ("executive-360", "rep", chart): (
+            "the Executive 360 is the executive's page: a rep's row-level security on the "
+            "executive_* datasets is 1 = 0 (superset/roles.yaml)",
+            None,
+        )
+        for dashboard in DASHBOARDS
+        if dashboard.slug == "executive-360"
+        for chart in dashboard.charts
+    }
+)
+EXPECTED_EMPTY[("executive-360", "manager", "Why: the revenue gap split into its drivers")] = (
+    "the tree's All teams nodes are sums over every team; a manager's row-level security keeps "
+    "the nodes of their own team scopes only (scope_team_id), which Scope = All teams leaves out",
+    None,
+)
 
 
 def _serving_query(serving_db: Path, sql: str, params: list | None = None):

@@ -52,6 +52,9 @@ METRIC_LABELS = {
     "new_opportunities": "New opportunities",
 }
 PERIOD_LABELS = {"month": "Month to date", "quarter": "Quarter to date"}
+TEAMS_TILE = "Where: revenue by team against target"
+TREE_TILE = "Why: the revenue gap split into its drivers"
+SAME_POINT_TILE = "This period vs last period and last year, same point"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,7 +301,9 @@ def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Pa
             assert not (superset_admin.superset_home(settings) / ".demo-secrets.env").exists()
         url = f"postgresql://{server}/{database}"
         assert _pg(url, "select count(*) from dashboards where slug = 'sales-performance'") == "1"
-        assert _pg(url, "select count(*) from row_level_security_filters") == "13"
+        roles = yaml.safe_load((SUPERSET_DIR / "roles.yaml").read_text())
+        rules = 1 + sum(len(clauses) for clauses in roles["row_level_security"].values())
+        assert _pg(url, "select count(*) from row_level_security_filters") == str(rules)
         assert _pg(url, "select count(*) from ab_user where username = 'admin'") == "1"
     finally:
         _pg(admin_url, f"drop database if exists {database} with (force)")
@@ -1245,3 +1250,189 @@ def test_revenue_tile_compares_with_the_same_point_last_month(
     assert before, "no revenue in the previous month's same days: the tile is not tested"
     [row] = _chart_data(superset, _chart_ids(superset)["Revenue vs same point last month"])["data"]
     assert row["revenue_growth_same_point"] == pytest.approx((now - before) / before)
+
+
+def _executive_data(
+    superset: Superset, chart_id: int, scope: str, period: str, session=None
+) -> list[dict]:
+    """A chart of the Executive 360 as its native filters ask for it: one Scope, one Period."""
+    context = json.loads(superset.get(f"/api/v1/chart/{chart_id}")["result"]["query_context"])
+    context["queries"][0]["filters"] += [
+        {"col": "scope_name", "op": "IN", "val": [scope]},
+        {"col": "period_label", "op": "IN", "val": [period]},
+    ]
+    response = (session or superset.admin).post(
+        f"{superset.url}/api/v1/chart/data", json=context, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()["result"][0]
+    assert not result.get("rejected_filters"), result["rejected_filters"]
+    return result["data"]
+
+
+def test_executive_360_matches_duckdb(superset: Superset, serving_db: Path) -> None:
+    """The Executive 360's key numbers for the whole company, a region and a team, month and
+    quarter to date, against the marts read directly (kpi_objectives, kpi_performance's
+    company and team rows, kpi_revenue_drivers); a manager sees their teams only, a rep
+    nothing."""
+    dashboard = superset.get("/api/v1/dashboard/executive-360")["result"]
+    metadata = json.loads(dashboard["json_metadata"])
+    defaults = {
+        f["name"]: f["defaultDataMask"]["filterState"]["value"]
+        for f in metadata["native_filter_configuration"]
+    }
+    assert defaults == {"Scope": ["All teams"], "Period": ["Month to date"]}
+    charts = _charts_of_asset_folder(superset, "executive-360")
+    as_of = _as_of(serving_db)
+    starts = {
+        "Month to date": ("month", as_of.replace(day=1)),
+        "Quarter to date": ("quarter", dt.date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)),
+    }
+    teams = _query(serving_db, "select team_id, team_name, region_name from marts.dim_team")
+    region = sorted({t["region_name"] for t in teams})[0]
+    team = sorted(teams, key=lambda t: t["team_name"])[0]
+    scopes = {
+        "All teams": {t["team_id"] for t in teams},
+        f"Region: {region}": {t["team_id"] for t in teams if t["region_name"] == region},
+        f"Team: {team['team_name']}": {team["team_id"]},
+    }
+
+    def objectives(grain: str, start: dt.date, team_ids: set, metric: str) -> list[dict]:
+        """The scope's rows of a metric: each team's own target, else its reps' targets."""
+        rows = _query(
+            serving_db,
+            "select * from marts.kpi_objectives "
+            "where metric = ? and period_grain = ? and period_start = ?",
+            [metric, grain, start],
+        )
+        chosen = []
+        for team_id in team_ids:
+            own = [r for r in rows if r["level"] == "team" and r["team_id"] == team_id]
+            if own and own[0]["target"] is not None:
+                chosen += own
+            else:
+                chosen += [r for r in rows if r["level"] == "rep" and r["team_id"] == team_id]
+        return chosen
+
+    def total(rows: list[dict], column: str) -> float:
+        return sum(_num(r[column]) or 0.0 for r in rows)
+
+    for period, (grain, start) in starts.items():
+        for scope, team_ids in scopes.items():
+            where = f"{scope}, {period}"
+            for name, metric in (
+                ("Revenue vs target", "revenue"),
+                ("Gross margin vs target", "gross_margin"),
+                ("New opps vs target", "new_opportunities"),
+            ):
+                rows = objectives(grain, start, team_ids, metric)
+                [got] = _executive_data(superset, charts[name], scope, period)
+                pace = 100 * total(rows, "actual") / total(rows, "prorated_target_to_date")
+                assert next(iter(got.values())) == pytest.approx(pace), (where, name)
+            revenue = objectives(grain, start, team_ids, "revenue")
+            [got] = _executive_data(superset, charts["Pipeline coverage"], scope, period)
+            coverage = total(revenue, "open_in_period_pipeline") / (
+                total(revenue, "target") - total(revenue, "actual")
+            )
+            assert next(iter(got.values())) == pytest.approx(coverage), where
+            by_team = {
+                r["team_name"]: r
+                for r in _executive_data(superset, charts[TEAMS_TILE], scope, period)
+            }
+            assert set(by_team) == {r["team_name"] for r in revenue}, where
+            for row in revenue:
+                assert by_team[row["team_name"]]["Revenue"] == pytest.approx(_num(row["actual"]))
+                assert by_team[row["team_name"]]["Status"] == row["status"], (where, row)
+
+            # the driver tree: the gap and its parts, summed over the scope's teams, in the labels
+            drivers = [
+                r
+                for r in _query(
+                    serving_db,
+                    "select * from marts.kpi_revenue_drivers "
+                    "where level = 'team' and period_grain = ? and period_start = ?",
+                    [grain, start],
+                )
+                if r["team_id"] in team_ids
+            ]
+            nodes = {
+                r["node_id"]: r for r in _executive_data(superset, charts[TREE_TILE], scope, period)
+            }
+            for node, column in (
+                ("gap", "gap_to_date"),
+                ("volume", "volume_effect"),
+                ("conversion", "conversion_effect"),
+                ("deal_size", "deal_size_effect"),
+                ("timing", "invoicing_timing_effect"),
+            ):
+                amount = total(drivers, column)
+                assert nodes[node]["Amount (€)"] == pytest.approx(amount, abs=0.01), (where, node)
+                assert f"{round(amount):,} €".lstrip("-") in nodes[node]["node_name"], nodes[node]
+            parts = ("bookings", "timing")
+            assert sum(nodes[p]["Amount (€)"] for p in parts) == pytest.approx(
+                nodes["gap"]["Amount (€)"], abs=0.01
+            )
+
+    # the company's performance row (every team, and the facts of no team) for the comparisons
+    for period, (grain, start) in starts.items():
+        [company] = _query(
+            serving_db,
+            "select * from marts.kpi_performance "
+            "where level = 'company' and period_grain = ? and period_start = ?",
+            [grain, start],
+        )
+        [win_rate] = _executive_data(superset, charts["Win rate"], "All teams", period)
+        # the mart's ratios are rounded to 6 decimals (macro round_ratio)
+        assert next(iter(win_rate.values())) == pytest.approx(company["win_rate"], abs=1e-6)
+        [cycle] = _executive_data(superset, charts["Sales cycle"], "All teams", period)
+        assert next(iter(cycle.values())) == pytest.approx(company["sales_cycle_days"], abs=1e-6)
+        same_point = {
+            r["measure_label"]: r
+            for r in _executive_data(superset, charts[SAME_POINT_TILE], "All teams", period)
+        }
+        for label, measure in (
+            ("Revenue (€)", "revenue"),
+            ("Gross margin (€)", "gross_margin"),
+            ("Amount won (€)", "won_amount"),
+            ("Deals won", "won_opportunities"),
+            ("Activities", "activities"),
+        ):
+            row = same_point[label]
+            assert row["This period"] == pytest.approx(_num(company[measure]), abs=0.01)
+            assert row["Last period"] == pytest.approx(
+                _num(company[f"{measure}_prev_same_point"]), abs=0.01
+            )
+            assert row["Last year"] == pytest.approx(
+                _num(company[f"{measure}_last_year_same_point"]), abs=0.01
+            )
+
+    # Row-level security: a manager's "All teams" is their teams; the tree's all-teams nodes are
+    # sums over teams they may not see (empty for them); a rep sees none of it.
+    taken = _user_emails(superset)
+    managed = _query(
+        serving_db,
+        "select team_id, manager_email from marts.dim_team where manager_email is not null",
+    )
+    manager = sorted(t["manager_email"] for t in managed if t["manager_email"] not in taken)[-1]
+    session = superset.login(
+        *_create_user(superset, "pytest_exec360_manager", manager, "Sales Manager")
+    )
+    own = {t["team_id"] for t in managed if t["manager_email"] == manager}
+    grain, start = starts["Month to date"]
+    rows = objectives(grain, start, own, "revenue")
+    got = _executive_data(
+        superset, charts["Revenue vs target"], "All teams", "Month to date", session
+    )
+    assert next(iter(got[0].values())) == pytest.approx(
+        100 * total(rows, "actual") / total(rows, "prorated_target_to_date")
+    )
+    assert not _executive_data(superset, charts[TREE_TILE], "All teams", "Month to date", session)
+    rep = next(
+        r["email"]
+        for r in _query(serving_db, "select email from marts.dim_rep order by email")
+        if r["email"] not in taken and r["email"] not in {t["manager_email"] for t in managed}
+    )
+    session = superset.login(*_create_user(superset, "pytest_exec360_rep", rep, "Sales Rep"))
+    for name in charts:  # no row, or an aggregate over no row (a big number's null)
+        rows = _executive_data(superset, charts[name], "All teams", "Month to date", session)
+        assert all(value is None for row in rows for value in row.values()), name

@@ -49,6 +49,9 @@ COUNTS = (
 )
 MONEY = ("won_amount", "lost_amount", "quantity", "revenue", "cost", "gross_margin")
 MEASURES = COUNTS + MONEY
+# the same period a year earlier (52 weeks, 364 days back: the same weekday), for these measures
+LAST_YEAR = ("activities", "won_opportunities", "won_amount", "revenue", "gross_margin")
+PERIODS_PER_YEAR = {"day": 364, "week": 52, "month": 12, "quarter": 4}
 PIPELINE = (
     "open_opportunities",
     "open_qualified_opportunities",
@@ -286,6 +289,12 @@ def row_kpis(row: dict) -> dict:
             row["won_amount"] - row["won_amount_prev_same_point"],
             row["won_amount_prev_same_point"],
         ),
+        **{
+            f"{m}_growth_last_year": _ratio(
+                row[m] - row[f"{m}_last_year_same_point"], row[f"{m}_last_year_same_point"]
+            )
+            for m in ("revenue", "gross_margin", "activities", "won_amount")
+        },
     }
 
 
@@ -295,6 +304,7 @@ def expected_performance(demo: PerformanceDemo) -> dict[tuple, dict]:
     empty = {
         **dict.fromkeys(MEASURES, 0),
         **{f"{m}_prev_same_point": 0 for m in MEASURES},
+        **{f"{m}_last_year_same_point": 0 for m in LAST_YEAR},
         **dict.fromkeys(PIPELINE, 0),
     }
     rows: dict[tuple, dict] = defaultdict(lambda: dict(empty))
@@ -313,11 +323,15 @@ def expected_performance(demo: PerformanceDemo) -> dict[tuple, dict]:
         for grain in GRAINS:
             start = period_start(grain, day)
             add(members, grain, start, values)
-            following = shift(grain, start, 1)
-            if (grain, following) in periods and (day - start).days <= (
-                snapshot[(grain, following)] - following
-            ).days:
-                add(members, grain, following, values, "_prev_same_point")
+            for steps, suffix, names in (
+                (1, "_prev_same_point", MEASURES),
+                (PERIODS_PER_YEAR[grain], "_last_year_same_point", LAST_YEAR),
+            ):
+                later = shift(grain, start, steps)
+                if (grain, later) in periods and (day - start).days <= (
+                    snapshot[(grain, later)] - later
+                ).days:
+                    add(members, grain, later, {m: values[m] for m in names}, suffix)
     for grain, start in periods:
         day = snapshot[(grain, start)]
         for owner, state in demo.open_at(day):

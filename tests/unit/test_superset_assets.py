@@ -185,17 +185,20 @@ def _column_expression(dataset: str, column: str) -> str:
 
 
 def test_every_amount_column_of_a_chart_shows_the_configured_currency() -> None:
-    """A chart's per-column format: the columns that are amounts (a KPI of unit currency, or
-    any amount of the revenue driver tree) carry the catalogue's currency (dbt/kpis.yml
-    superset.currency); a KPI of another unit (a count, a share, mixed units) carries none. The
-    saved metrics carry it from the catalogue (tests/unit/test_kpi_catalogue.py)."""
+    """A chart's per-column format: the columns that are amounts (a KPI of unit currency, named
+    or labelled as in the catalogue, or any amount of the revenue driver tree) carry the
+    catalogue's currency (dbt/kpis.yml superset.currency); a KPI of another unit (a count, a
+    share, mixed units) carries none. The saved metrics carry it from the catalogue
+    (tests/unit/test_kpi_catalogue.py)."""
     want = {"symbol": CURRENCY["symbol"], "symbolPosition": CURRENCY["symbol_position"]}
     datasets = _datasets()
+    # an ad-hoc metric labelled with a KPI's label (Executive 360: "Revenue") has its unit
+    units = {KPI_LABELS[name]: unit for name, unit in KPI_UNITS.items() if name in KPI_LABELS}
     amounts_seen = 0
     for name, chart in _charts().items():
         dataset = datasets[chart["dataset_uuid"]]["table_name"]
         for column, config in chart["params"].get("column_config", {}).items():
-            unit = KPI_UNITS.get(column)
+            unit = KPI_UNITS.get(column) or units.get(column)
             if unit == "currency" or (dataset == "kpi_revenue_drivers" and unit is None):
                 assert config.get("currencyFormat") == want, (name, column)
                 amounts_seen += 1
@@ -235,6 +238,18 @@ def test_dashboards_open_on_the_current_period() -> None:
     ).fetchall()
     assert [row[0] for row in labels] == [default, "Quarter to date"]
     assert default == "Month to date"
+
+    # Executive 360: the whole company (All teams) and month to date, single choices
+    executive = {
+        f["name"]: f for f in _dashboard("executive-360")["metadata"]["native_filter_configuration"]
+    }
+    assert set(executive) == {"Scope", "Period"}
+    for name, default in (("Scope", "All teams"), ("Period", "Month to date")):
+        mask = executive[name]["defaultDataMask"]
+        column = executive[name]["targets"][0]["column"]["name"]
+        assert mask["extraFormData"]["filters"] == [{"col": column, "op": "IN", "val": [default]}]
+        assert mask["filterState"]["value"] == [default]
+        assert not executive[name]["controlValues"]["multiSelect"]
 
 
 def _status(pace: float | None, has_target: bool, has_prorated: bool) -> str:

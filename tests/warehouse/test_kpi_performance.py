@@ -29,6 +29,7 @@ from tests.oracle.measures import CENT
 from tests.oracle.performance import (
     COUNTS,
     GRAINS,
+    LAST_YEAR,
     MEASURES,
     MONEY,
     PIPELINE,
@@ -127,6 +128,15 @@ def test_demo_exercises_the_performance_kpis(demo, performance):
             "company",
         } == {level for (level, _, g, _) in performance if g == grain}
     assert any(row["revenue_prev_same_point"] for row in rows)
+    # a year earlier is in the data at every grain (activities: the demo's invoices and won
+    # deals start in January, so last year's money is 0 there; the dbt unit test
+    # kpi_performance_compares_with_the_same_point_last_year covers the amounts)
+    for grain in GRAINS:
+        assert any(
+            row["activities_last_year_same_point"]
+            for (_, _, g, _), row in expected_performance(demo).items()
+            if g == grain
+        ), grain
 
 
 def test_every_level_member_and_period_is_there(demo, performance):
@@ -152,12 +162,13 @@ def test_member_names_and_period_attributes(demo, performance):
         assert row["period_end"] == period_end(grain, start)
 
 
-@pytest.mark.parametrize("group", ["counts", "money", "previous", "pipeline"])
+@pytest.mark.parametrize("group", ["counts", "money", "previous", "last_year", "pipeline"])
 def test_sums(demo, performance, group):
     columns = {
         "counts": COUNTS,
         "money": MONEY,
         "previous": [f"{m}_prev_same_point" for m in MEASURES],
+        "last_year": [f"{m}_last_year_same_point" for m in LAST_YEAR],
         "pipeline": PIPELINE,
     }[group]
     wrong = _mismatches(performance, expected_performance(demo), columns)
@@ -185,6 +196,32 @@ def test_month_to_date_is_compared_with_the_same_days_of_the_previous_month(demo
     row = performance[("company", "company", "month", month)]
     assert row["revenue_prev_same_point"] == revenue
     assert row["elapsed_days"] == AS_OF.day and row["is_current_period"]
+
+
+def test_month_to_date_is_compared_with_the_same_days_last_year(demo, performance):
+    """The current month to the as-of day against the same days of that month a year earlier,
+    for the company: by hand."""
+    month = AS_OF.replace(day=1)
+    last_year_days = {month.replace(year=month.year - 1, day=d) for d in range(1, AS_OF.day + 1)}
+    sums = {
+        measure: sum(
+            demo.days.get((rep_id, day), {}).get(measure, 0)
+            for rep_id, day in demo.rep_days()
+            if day in last_year_days
+        )
+        for measure in LAST_YEAR
+    }
+    assert sums["activities"], "the demo has no activity a year before"
+    row = performance[("company", "company", "month", month)]
+    for measure, value in sums.items():
+        assert row[f"{measure}_last_year_same_point"] == value, measure
+    assert math.isclose(
+        row["activities_growth_last_year"],
+        row["activities"] / sums["activities"] - 1,
+        abs_tol=1e-6,
+    )
+    if not sums["revenue"]:  # no invoice a year earlier: no growth, not an infinite one
+        assert row["revenue_growth_last_year"] is None
 
 
 def test_funnel(demo, funnel):

@@ -3,7 +3,8 @@
 -- One row per level (rep, team, region, company), member and period (day, week, month,
 -- quarter) up to the as-of date: activity, opportunity and revenue sums to date, the pipeline
 -- at the period's end (the as-of date for the current period), the previous period's sums up
--- to the same elapsed point, and every KPI as a ratio of those sums (never an average of ratios).
+-- to the same elapsed point, the same period a year earlier up to the same point (the headline
+-- measures), and every KPI as a ratio of those sums (never an average of ratios).
 -- Facts stay with the team and region the rep belonged to on the day of the event
 -- (kpi_rep_day); the pipeline with the owner's team on the snapshot day. Facts of nobody, or of a
 -- day without a team, are under the member "(unassigned)" of their level: every level adds up
@@ -17,7 +18,23 @@
 ] %}
 {%- set prev_measures = [] %}
 {%- for m in measures %}{% do prev_measures.append(m ~ '_prev_same_point') %}{% endfor %}
-{%- set summed = measures + prev_measures + pipeline_measures %}
+{#- Last year: the headline measures only (each one more column in every union below). #}
+{%- set last_year_base = [
+    'activities', 'won_opportunities', 'won_amount', 'revenue', 'gross_margin'
+] %}
+{%- set last_year_measures = [] %}
+{%- for m in last_year_base %}
+{%- do last_year_measures.append(m ~ '_last_year_same_point') %}
+{%- endfor %}
+{#- (suffix, periods back, measures): the previous period, and the same period a year earlier
+    (52 weeks and 364 days back: the same weekday). #}
+{%- set comparisons = [
+    ('_prev_same_point', {'day': 1, 'week': 1, 'month': 1, 'quarter': 1}, measures),
+    ('_last_year_same_point', {'day': 364, 'week': 52, 'month': 12, 'quarter': 4},
+        last_year_base)
+] %}
+{%- set compared = prev_measures + last_year_measures %}
+{%- set summed = measures + compared + pipeline_measures %}
 {%- set money_measures = [
     'won_amount', 'lost_amount', 'revenue', 'cost', 'gross_margin'
 ] %}
@@ -99,7 +116,7 @@ current_sums as (
         {%- for measure in measures %}
         sum({{ measure }}) as {{ measure }},
         {%- endfor %}
-        {%- for measure in prev_measures + pipeline_measures %}
+        {%- for measure in compared + pipeline_measures %}
         0 as {{ measure }},
         {%- endfor %}
         '{{ grain }}' as period_grain,
@@ -115,41 +132,50 @@ current_sums as (
     {%- endfor %}
 ),
 
--- Each day of a period counts for the NEXT period's comparison when it lies no further from
--- its period's start than the next period's elapsed point (month-to-date against the same
--- days of the previous month, clamped to its length; same weekday for weeks; the previous
--- day for days).
-previous_sums as (
+-- Each day of a period counts for a LATER period's comparison (the next period; the same
+-- period a year later) when it lies no further from its period's start than the later period's
+-- elapsed point (month-to-date against the same days of the previous month, clamped to its
+-- length; same weekday for weeks; the previous day for days). An equality join on the small
+-- periods table per grain: no range join over the days.
+compared_sums as (
+    {%- for suffix, steps, compared_measures in comparisons %}
+    {%- set outer_loop = loop %}
     {%- for grain in period_grains() %}
     select
         {%- for measure in measures %}
         0 as {{ measure }},
         {%- endfor %}
-        {%- for measure in measures %}
-        sum(rep_days.{{ measure }}) as {{ measure }}_prev_same_point,
+        {%- for measure in compared %}
+        {%- set base = measure.replace(suffix, '') %}
+        {%- if measure.endswith(suffix) and base in compared_measures %}
+        sum(rep_days.{{ base }}) as {{ measure }},
+        {%- else %}
+        0 as {{ measure }},
+        {%- endif %}
         {%- endfor %}
         {%- for measure in pipeline_measures %}
         0 as {{ measure }},
         {%- endfor %}
         '{{ grain }}' as period_grain,
-        next_periods.period_start,
+        later_periods.period_start,
         rep_days.rep_id,
         rep_days.team_id,
         rep_days.region_id
     from rep_days
-    inner join elapsed as next_periods
+    inner join elapsed as later_periods
         on
-            next_periods.period_grain = '{{ grain }}'
-            and next_periods.period_start
-            = {{ period_shift(grain, period_start(grain, 'rep_days.date_day'), 1) }}
+            later_periods.period_grain = '{{ grain }}'
+            and later_periods.period_start
+            = {{ period_shift(grain, period_start(grain, 'rep_days.date_day'), steps[grain]) }}
     where
         {{ dbt.datediff(period_start(grain, 'rep_days.date_day'), 'rep_days.date_day', 'day') }}
-        <= next_periods.elapsed_offset
+        <= later_periods.elapsed_offset
     group by
-        next_periods.period_start, rep_days.rep_id, rep_days.team_id, rep_days.region_id
-    {%- if not loop.last %}
+        later_periods.period_start, rep_days.rep_id, rep_days.team_id, rep_days.region_id
+    {%- if not (loop.last and outer_loop.last) %}
     union all
     {%- endif %}
+    {%- endfor %}
     {%- endfor %}
 ),
 
@@ -183,7 +209,7 @@ open_opportunities as (
 
 pipeline_sums as (
     select
-        {%- for measure in measures + prev_measures %}
+        {%- for measure in measures + compared %}
         0 as {{ measure }},
         {%- endfor %}
         {%- for measure in pipeline_measures %}
@@ -201,7 +227,7 @@ pipeline_sums as (
 contributions as (
     select * from current_sums
     union all
-    select * from previous_sums
+    select * from compared_sums
     union all
     select * from pipeline_sums
 ),
@@ -252,8 +278,8 @@ final as (
         period_end >= {{ as_of_date() }} as is_current_period,
         cast(elapsed_offset + 1 as integer) as elapsed_days,
         cast(working_days as integer) as working_days,
-        {%- for measure in measures + prev_measures %}
-        {%- set kpi_name = measure.split('_prev')[0] %}
+        {%- for measure in measures + compared %}
+        {%- set kpi_name = measure.split('_prev')[0].split('_last_year')[0] %}
         {%- if measure.startswith('quantity') %}
         {%- set column_type = 'decimal(18, 3)' %}
         {%- elif kpi_name in money_measures %}
@@ -275,7 +301,9 @@ final as (
             'meetings_to_opportunities', 'proposals_to_won', 'quotes_to_won', 'win_rate',
             'win_rate_by_value', 'average_deal_size', 'sales_cycle_days', 'sales_velocity',
             'margin_pct', 'revenue_growth_same_point', 'activities_growth_same_point',
-            'won_amount_growth_same_point'
+            'won_amount_growth_same_point', 'revenue_growth_last_year',
+            'gross_margin_growth_last_year', 'activities_growth_last_year',
+            'won_amount_growth_last_year'
         ] %}
         {{ if_available(kpi_name, kpi(kpi_name)) }} as {{ kpi_name }},
         {%- endfor %}
