@@ -634,7 +634,9 @@ def test_bootstrap_is_idempotent(superset: Superset) -> None:
         == yaml.safe_load(dataset_file.read_text())["description"]
     )
     rules = superset.get("/api/v1/rowlevelsecurity/", params={"q": "(page_size:100)"})
-    assert rules["count"] == 13, [r["name"] for r in rules["result"]]  # 2 x 6 datasets + deny
+    clauses = yaml.safe_load((SUPERSET_DIR / "roles.yaml").read_text())["row_level_security"]
+    want = 1 + sum(len(by_role) for by_role in clauses.values())  # + deny by default
+    assert rules["count"] == want, [r["name"] for r in rules["result"]]
 
 
 ESCAPES = [
@@ -1436,3 +1438,147 @@ def test_executive_360_matches_duckdb(superset: Superset, serving_db: Path) -> N
     for name in charts:  # no row, or an aggregate over no row (a big number's null)
         rows = _executive_data(superset, charts[name], "All teams", "Month to date", session)
         assert all(value is None for row in rows for value in row.values()), name
+
+
+def _ordinal(rank: int | None, count: int | None) -> str | None:
+    """'3rd of 8', written out by hand: 11th to 13th are the irregular ones."""
+    if rank is None:
+        return None
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
+    return f"{rank}{'th' if rank % 100 in (11, 12, 13) else suffix} of {count}"
+
+
+def _attainment(rows: list[dict]) -> float | None:
+    """The catalogue's attainment over rows: their actuals over their targets."""
+    targeted = [r for r in rows if r["target"] is not None]
+    target = sum(float(r["target"]) for r in targeted)
+    return sum(float(r["actual"]) for r in targeted) / target if target else None
+
+
+def test_my_month_answers_for_the_rep(superset: Superset, serving_db: Path) -> None:
+    """My month as a Sales Rep: the gauges, the working days left, the numbers (ranks as '3rd of
+    8', the team rank recomputed here from every rep of the team, which the rep cannot see) and
+    the challenges are the serving file's rows of that rep for the as-of month; an executive
+    sees every rep (the gauges sum them), a manager the reps of their teams."""
+    rep = _query(
+        serving_db,
+        "select rep_email from marts.kpi_rep_month where rep_email is not null "
+        "and rep_email not in (select manager_email from marts.kpi_rep_month "
+        "where manager_email is not null) group by 1 order by count(*) desc, 1 limit 1",
+    )[0]["rep_email"]
+    [me] = _query(serving_db, "select rep_id, team_id from marts.dim_rep where email = ?", [rep])
+    month = _query(serving_db, "select distinct as_of_date as d from marts.kpi_objectives")[0]["d"]
+    month = month.replace(day=1)
+    all_rows = _query(
+        serving_db,
+        "select * from marts.kpi_objectives "
+        "where level = 'rep' and period_grain = 'month' and period_start = ?",
+        [month],
+    )
+    mine = [r for r in all_rows if r["member_id"] == me["rep_id"]]
+    assert any(r["target"] for r in mine), f"{rep} has no target in {month}: nothing to check"
+    session = superset.login(*_create_user(superset, "pytest_my_month_rep", rep, "Sales Rep"))
+    charts = _charts_of_asset_folder(superset, "my-month")
+
+    def data(name: str, who=None) -> list[dict]:
+        return _chart_data(superset, charts[name], who)["data"]
+
+    for metric, label in METRIC_LABELS.items():
+        title = label.removesuffix(" (€)")
+        [row] = data(f"{title} vs target", session)
+        want = _attainment([r for r in mine if r["metric"] == metric])
+        got = row[f"{title}: attainment"]
+        assert got == pytest.approx(want) if want is not None else got is None, metric
+    [days] = data("Working days left", session)
+    assert days["Working days left"] == max(r["remaining_working_days"] for r in mine)
+
+    def team_rank(row: dict) -> tuple[int, int] | tuple[None, None]:
+        if not row["target"] or row["attainment"] is None:
+            return None, None
+        mates = [
+            r["attainment"]
+            for r in all_rows
+            if r["team_id"] == row["team_id"]
+            and r["metric"] == row["metric"]
+            and r["target"]
+            and r["attainment"] is not None
+        ]
+        return 1 + sum(a > row["attainment"] for a in mates), len(mates)
+
+    want_rows = []
+    for row in mine:
+        want_rows.append(
+            {
+                **row,
+                "metric_label": METRIC_LABELS[row["metric"]],
+                "rank_in_team_label": _ordinal(*team_rank(row)),
+                "rank_in_company_label": _ordinal(row["rank_in_company"], row["ranked_in_company"]),
+            }
+        )
+    assert any(w["rank_in_team_label"] for w in want_rows)
+    _assert_same_rows(
+        data("My month, metric by metric", session),
+        want_rows,
+        ("member_name", "metric_label"),
+        (
+            "target",
+            "actual",
+            "attainment",
+            "pace",
+            "status",
+            "required_daily_rate",
+            "rank_in_team_label",
+            "rank_in_company_label",
+        ),
+    )
+
+    # the challenges: the rep's own standings, their team's, their company contributions
+    standings = _query(serving_db, "select * from marts.fct_challenge_standings")
+    want_standings = [
+        {**s, "standing_label": _ordinal(s["standing_rank"], s["participants_count"])}
+        for s in standings
+        if (s["participant_type"] == "teams" and s["participant_id"] == me["team_id"])
+        or (s["participant_type"] != "teams" and s["participant_id"] == me["rep_id"])
+    ]
+    assert want_standings, f"{rep} takes part in no challenge: nothing to check"
+    _assert_same_rows(
+        data("My challenges", session),
+        want_standings,
+        ("challenge_label",),
+        ("standing_label", "total_points", "badge_label"),
+    )
+
+    # an executive: every rep, the gauges over all of them
+    executive = superset.login(
+        *_create_user(superset, "pytest_my_month_exec", "my-month-exec@x.invalid", "Executive")
+    )
+    [row] = data("Revenue vs target", executive)
+    assert row["Revenue: attainment"] == pytest.approx(
+        _attainment([r for r in all_rows if r["metric"] == "revenue"])
+    )
+    assert len(data("My month, metric by metric", executive)) == len(all_rows)
+    # a manager: the reps of the teams they manage, in the numbers and in the challenges
+    manager = _query(
+        serving_db,
+        "select manager_email from marts.dim_team where manager_email is not null "
+        "order by 1 limit 1",
+    )[0]["manager_email"]
+    teams = {
+        t["team_id"]
+        for t in _query(
+            serving_db, "select team_id from marts.dim_team where manager_email = ?", [manager]
+        )
+    }
+    boss = superset.login(
+        *_create_user(superset, "pytest_my_month_manager", manager, "Sales Manager")
+    )
+    got = {(r["member_name"], r["metric_label"]) for r in data("My month, metric by metric", boss)}
+    assert got == {
+        (r["member_name"], METRIC_LABELS[r["metric"]]) for r in all_rows if r["team_id"] in teams
+    }
+    team_reps = {
+        r["rep_name"]
+        for r in _query(serving_db, "select rep_name, team_id from marts.dim_rep")
+        if r["team_id"] in teams
+    }
+    assert {r["member_name"] for r in data("My challenges", boss)} <= team_reps

@@ -403,3 +403,59 @@ def expected_margin_drivers(objectives: dict[tuple, dict]) -> dict[tuple, dict]:
             "margin_rate_effect": margin["actual"] - revenue["actual"] * rate,
         }
     return drivers
+
+
+def _ratio(value: float) -> Decimal:
+    """A quotient as the marts store it: rounded half away from zero to 6 decimals."""
+    return Decimal(repr(value)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+
+
+def _competition_ranks(scores: dict) -> dict:
+    """1 + how many score strictly better: ties share the better rank, the next is skipped."""
+    values = list(scores.values())
+    return {key: 1 + sum(other > score for other in values) for key, score in scores.items()}
+
+
+def expected_ranks(objectives: dict[tuple, dict]) -> dict[tuple, dict]:
+    """The rank columns of kpi_objectives for every row of expected_objectives: by attainment,
+    best first, among the rows with a non-zero target. In the team: a rep's row among the rep
+    rows of the same team, metric and period. In the company: a member's whole period (a
+    mover's rows together: sum of actuals / sum of targets) among the members of its level."""
+    ranked = {
+        key: row
+        for key, row in objectives.items()
+        if row["target"] and row["attainment"] is not None
+    }
+    in_team = defaultdict(dict)  # (team, metric, grain, start) -> {key: attainment}
+    totals = defaultdict(lambda: [0.0, 0.0])  # (level, member, metric, grain, start) -> sums
+    for key, row in ranked.items():
+        level, member, team, metric, grain, start = key
+        if level == "rep":
+            in_team[(team, metric, grain, start)][key] = _ratio(row["attainment"])
+        totals[(level, member, metric, grain, start)][0] += row["actual"]
+        totals[(level, member, metric, grain, start)][1] += row["target"]
+    in_company = defaultdict(dict)  # (level, metric, grain, start) -> {member: attainment}
+    for (level, member, metric, grain, start), (actual, target) in totals.items():
+        in_company[(level, metric, grain, start)][member] = _ratio(actual / target)
+    team_ranks = {}
+    for group in in_team.values():
+        for key, rank in _competition_ranks(group).items():
+            team_ranks[key] = (rank, len(group))
+    company_ranks = {}
+    for (level, metric, grain, start), group in in_company.items():
+        for member, rank in _competition_ranks(group).items():
+            company_ranks[(level, member, metric, grain, start)] = (rank, len(group))
+    expected = {}
+    for key in objectives:
+        level, member, _, metric, grain, start = key
+        team = team_ranks.get(key, (None, None))
+        company = (
+            company_ranks[(level, member, metric, grain, start)] if key in ranked else (None, None)
+        )
+        expected[key] = {
+            "rank_in_team": team[0],
+            "ranked_in_team": team[1],
+            "rank_in_company": company[0],
+            "ranked_in_company": company[1],
+        }
+    return expected

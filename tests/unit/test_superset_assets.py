@@ -524,3 +524,73 @@ def test_every_dashboard_redraws_itself_for_a_wallboard() -> None:
         frequency = dashboard["metadata"]["refresh_frequency"]
         assert 60 <= frequency <= 300, f"{path.name}: refresh_frequency {frequency}"
     assert _dashboard("wallboard")["metadata"]["refresh_frequency"] == 60
+
+
+def test_rank_labels_read_as_ordinals() -> None:
+    """The ranks a rep reads ("3rd of 8"): each label column, run on ranks whose English
+    ordinal is known by hand (11th to 13th and 111th are the irregular ones); not ranked: no
+    label."""
+    cases = [
+        (1, 8, "1st of 8"), (2, 8, "2nd of 8"), (3, 8, "3rd of 8"), (4, 8, "4th of 8"),
+        (11, 40, "11th of 40"), (12, 40, "12th of 40"), (13, 40, "13th of 40"),
+        (21, 40, "21st of 40"), (22, 40, "22nd of 40"), (23, 40, "23rd of 40"),
+        (101, 120, "101st of 120"), (111, 120, "111th of 120"), (None, None, None),
+    ]  # fmt: skip
+    labels = [
+        ("kpi_objectives", "rank_in_team_label", "rank_in_team", "ranked_in_team"),
+        ("kpi_objectives", "rank_in_company_label", "rank_in_company", "ranked_in_company"),
+        ("my_challenge_standings", "standing_label", "standing_rank", "participants_count"),
+    ]
+    con = duckdb.connect()
+    for dataset, label, rank, count in labels:
+        con.execute(f"create or replace table t ({rank} integer, {count} integer)")
+        con.executemany("insert into t values (?, ?)", [case[:2] for case in cases])
+        got = con.execute(
+            f"select {_column_expression(dataset, label)} from t order by {rank} nulls last"
+        ).fetchall()
+        assert [row[0] for row in got] == [case[2] for case in cases], label
+
+
+def test_my_month_reads_the_reps_month_on_the_first_screen() -> None:
+    """My month (issue 10): the first row holds a gauge per objective metric (attainment of the
+    month's target, the catalogue's formula, 100 % marked) and the working days left; the
+    second the numbers (target, pace, required daily rate readable below 1 a day, ranks) and
+    the challenges; the last row is kept for the deals. Every objectives chart reads the rep
+    rows of the as-of month."""
+    dashboard = _dashboard("my-month")
+    charts = {c["uuid"]: (name, c) for name, c in _charts().items() if name.startswith("my-month/")}
+    position = dashboard["position"]
+    rows = [position[row]["children"] for row in position["GRID_ID"]["children"]]
+    first = [charts[position[node]["meta"]["uuid"]][1] for node in rows[0]]
+    gauges = {
+        f["comparator"]: c
+        for c in first
+        if c["viz_type"] == "gauge_chart"
+        for f in c["params"]["adhoc_filters"]
+        if f.get("subject") == "metric"
+    }
+    assert set(gauges) == {"revenue", "gross_margin", "calls", "meetings", "new_opportunities"}
+    formula = next(k for k in CATALOGUE["kpis"] if k["name"] == "attainment")["formula"]
+    for gauge in gauges.values():
+        params = gauge["params"]
+        assert params["metric"]["sqlExpression"] == formula
+        assert params["min_val"] == 0 and params["max_val"] > 1
+        assert "1" in params["intervals"].split(","), "the target (100 %) is not marked"
+    assert {"Working days left"} <= {c["slice_name"] for c in first}
+    second = [charts[position[node]["meta"]["uuid"]][1] for node in rows[1]]
+    numbers = next(c for c in second if c["slice_name"] == "My month, metric by metric")
+    columns = numbers["params"]["all_columns"]
+    for column in ("target", "pace", "required_daily_rate", "rank_in_team_label",
+                   "rank_in_company_label"):  # fmt: skip
+        assert column in columns, column
+    rate_format = numbers["params"]["column_config"]["required_daily_rate"]["d3NumberFormat"]
+    assert not rate_format.endswith("d") and ".0" not in rate_format, rate_format
+    assert any(c["slice_name"] == "My challenges" for c in second)
+    assert [position[node]["type"] for node in rows[-1]] == ["MARKDOWN"], "no row kept for deals"
+    current = "period_start = date_trunc('month', as_of_date)"
+    for name, chart in charts.values():
+        if chart["dataset_uuid"] != numbers["dataset_uuid"]:
+            continue
+        filters = chart["params"]["adhoc_filters"]
+        assert {"subject": "level", "comparator": "rep"}.items() <= filters[0].items(), name
+        assert any(f.get("sqlExpression") == current for f in filters), name

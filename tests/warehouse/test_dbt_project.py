@@ -159,11 +159,12 @@ def test_exposures_declare_the_dashboards(manifest):
     exposures = {
         e["name"]: e for e in manifest["exposures"].values() if e["package_name"] == "pilotage"
     }
-    assert set(exposures) == {"sales_performance", "challenges", "objectives"}
+    assert set(exposures) == {"sales_performance", "challenges", "objectives", "my_month"}
     for name, slug in (
         ("sales_performance", "sales-performance"),
         ("challenges", "challenges"),
         ("objectives", "objectives"),
+        ("my_month", "my-month"),
     ):
         assert exposures[name]["type"] == "dashboard"
         assert exposures[name]["url"] == f"http://127.0.0.1:8088/superset/dashboard/{slug}/"
@@ -188,6 +189,13 @@ def test_exposures_declare_the_dashboards(manifest):
     assert {node.split(".")[-1] for node in objectives_nodes} == {
         "kpi_objectives",
         "kpi_revenue_drivers",
+        "dim_rep",
+        "dim_team",
+    }
+    my_month_nodes = exposures["my_month"]["depends_on"]["nodes"]
+    assert {node.split(".")[-1] for node in my_month_nodes} == {
+        "kpi_objectives",
+        "fct_challenge_standings",
         "dim_rep",
         "dim_team",
     }

@@ -27,6 +27,7 @@ from tests.oracle.objectives import (
     expected_drivers,
     expected_margin_drivers,
     expected_objectives,
+    expected_ranks,
     read_demo,
 )
 
@@ -168,6 +169,35 @@ def test_status(objectives, expected):
         if key in objectives and objectives[key]["status"] != want["status"]
     ]
     assert not wrong, f"(key, model, expected, pace) {wrong[:5]}"
+
+
+def test_ranks(objectives, expected):
+    """rank_in_team, ranked_in_team, rank_in_company, ranked_in_company of every row, against
+    the oracle's ranking of its own attainments; the demo has ties, movers ranked once in the
+    company and reps without a target (not ranked)."""
+    ranks = expected_ranks(expected)
+    columns = ("rank_in_team", "ranked_in_team", "rank_in_company", "ranked_in_company")
+    wrong = [
+        (key, [objectives[key][c] for c in columns], [want[c] for c in columns])
+        for key, want in ranks.items()
+        if key in objectives and any(objectives[key][c] != want[c] for c in columns)
+    ]
+    assert not wrong, f"(key, model, expected) {wrong[:5]}"
+    assert any(want["rank_in_team"] is None for want in ranks.values())
+    ties = defaultdict(int)
+    for (_, _, team, metric, grain, start), want in ranks.items():
+        if want["rank_in_team"] is not None:
+            ties[(team, metric, grain, start, want["rank_in_team"])] += 1
+    assert any(count > 1 for count in ties.values()), "no tie in the demo"
+    ranked_rows = defaultdict(int)  # a mover's rows share their company rank
+    for (level, member, _, metric, grain, start), want in ranks.items():
+        if level == "rep" and want["rank_in_company"] is not None:
+            ranked_rows[(member, metric, grain, start)] += 1
+    assert any(count > 1 for count in ranked_rows.values()), "no mover ranked in the company"
+    assert any(
+        want["rank_in_company"] is not None and want["ranked_in_company"] > 1
+        for want in ranks.values()
+    )
 
 
 def test_driver_parts(drivers, demo, expected):

@@ -7,6 +7,13 @@
 -- quarter target by working days; a rep's quarter: the sum of its month targets), see
 -- target_source. The KPI columns and the status thresholds come from the KPI catalogue
 -- (dbt/kpis.yml, grain objectives).
+-- Ranks (the rep's "3rd of 8", which a rep's row-level security cannot compute in Superset):
+-- by attainment, best first, per level, metric and period. Only rows with a non-zero target and
+-- an attainment are ranked (and counted in ranked_in_*); ties share the better rank and the next
+-- is skipped (1, 1, 3), on the attainment rounded as stored. In the team: a rep's row among the
+-- rep rows of that team (a mover is ranked in each team on the part of the period spent there).
+-- In the company: a rep's whole period (all their rows: sum of actuals / sum of targets), among
+-- all reps; a team among the teams. Team rows have no rank in a team.
 {%- set metrics = [
     ('revenue', 'revenue'), ('gross_margin', 'gross_margin'), ('calls', 'calls'),
     ('meetings', 'meetings_held'), ('new_opportunities', 'new_opportunities')
@@ -201,6 +208,88 @@ final as (
         {{ kpi('pipeline_coverage') }} as pipeline_coverage,
         {{ as_of_date() }} as as_of_date
     from named
+),
+
+rankable as (
+    select * from final
+    where target <> 0 and attainment is not null
+),
+
+team_ranks as (
+    select
+        member_id,
+        team_id,
+        metric,
+        period_grain,
+        period_start,
+        rank() over (
+            partition by team_id, metric, period_grain, period_start order by attainment desc
+        ) as rank_in_team,
+        count(*) over (partition by team_id, metric, period_grain, period_start)
+            as ranked_in_team
+    from rankable
+    where level = 'rep'
+),
+
+member_period_attainment as (
+    -- a mover's rows of every team together
+    select
+        level,
+        member_id,
+        metric,
+        period_grain,
+        period_start,
+        {{ round_ratio(
+            'cast(sum(actual) as ' ~ type_double() ~ ') / cast(sum(target) as '
+            ~ type_double() ~ ')'
+        ) }} as period_attainment
+    from rankable
+    group by level, member_id, metric, period_grain, period_start
+),
+
+company_ranks as (
+    select
+        level,
+        member_id,
+        metric,
+        period_grain,
+        period_start,
+        rank() over (
+            partition by level, metric, period_grain, period_start
+            order by period_attainment desc
+        ) as rank_in_company,
+        count(*) over (partition by level, metric, period_grain, period_start)
+            as ranked_in_company
+    from member_period_attainment
+),
+
+ranked as (
+    select
+        final.*,
+        cast(team_ranks.rank_in_team as integer) as rank_in_team,
+        cast(team_ranks.ranked_in_team as integer) as ranked_in_team,
+        cast(company_ranks.rank_in_company as integer) as rank_in_company,
+        cast(company_ranks.ranked_in_company as integer) as ranked_in_company
+    from final
+    left join team_ranks
+        on
+            final.level = 'rep'
+            and final.target <> 0
+            and final.attainment is not null
+            and final.member_id = team_ranks.member_id
+            and final.team_id = team_ranks.team_id
+            and final.metric = team_ranks.metric
+            and final.period_grain = team_ranks.period_grain
+            and final.period_start = team_ranks.period_start
+    left join company_ranks
+        on
+            final.target <> 0
+            and final.attainment is not null
+            and final.level = company_ranks.level
+            and final.member_id = company_ranks.member_id
+            and final.metric = company_ranks.metric
+            and final.period_grain = company_ranks.period_grain
+            and final.period_start = company_ranks.period_start
 )
 
-select * from final
+select * from ranked
