@@ -110,8 +110,8 @@ def _translated_chart(text: str, charts: dict) -> str:
 
 
 def _translated_dashboard(text: str, translated: dict) -> str:
-    """The dashboard's title (and its header), its charts' names in the layout and its native
-    filters' names and descriptions, from the translation file."""
+    """The dashboard's title (and its header), its sections' titles, its charts' names in the
+    layout and its native filters' names and descriptions, from the translation file."""
     dashboard = yaml.safe_load(text)
     entry = (translated.get("dashboards") or {}).get(dashboard["uuid"]) or {}
     charts = translated.get("charts") or {}
@@ -123,6 +123,8 @@ def _translated_dashboard(text: str, translated: dict) -> str:
         meta = node.get("meta") or {}
         if node.get("type") == "HEADER" and meta.get("text") == english:
             meta["text"] = dashboard["dashboard_title"]
+        elif node.get("type") == "HEADER" and node.get("id") in (entry.get("headers") or {}):
+            meta["text"] = entry["headers"][node["id"]]  # a section's title
         if node.get("type") == "CHART" and meta.get("uuid") in charts:
             meta["sliceName"] = charts[meta["uuid"]]["title"]
     filters = entry.get("native_filters") or {}

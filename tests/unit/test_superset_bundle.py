@@ -106,12 +106,17 @@ def test_the_bundle_titles_charts_dashboards_and_filters_in_the_chosen_language(
         entry = french["dashboards"][uuid] if language == "fr" else None
         title = entry["title"] if entry else dashboard["dashboard_title"]
         assert got["dashboard_title"] == title
-        headers = [
-            n["meta"]["text"]
-            for n in got["position"].values()
+        headers = {
+            key: n["meta"]["text"]
+            for key, n in got["position"].items()
             if isinstance(n, dict) and n.get("type") == "HEADER"
-        ]
-        assert headers == [title]
+        }
+        sections = {
+            key: (entry["headers"][key] if entry else n["meta"]["text"])
+            for key, n in dashboard["position"].items()
+            if isinstance(n, dict) and n.get("type") == "HEADER" and key != "HEADER_ID"
+        }
+        assert headers == {"HEADER_ID": title, **sections}
         for node in got["position"].values():
             if isinstance(node, dict) and node.get("type") == "CHART":
                 assert node["meta"]["sliceName"] == got_charts[node["meta"]["uuid"]]["slice_name"]

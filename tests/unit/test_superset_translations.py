@@ -76,6 +76,16 @@ def test_every_dashboard_and_native_filter_has_a_french_title():
                     f"        name: <the French of {native['name']!r}>"
                     + ("\n        description: <its French>" if native.get("description") else "")
                 )
+        for node in dashboard["position"].values():
+            if (
+                isinstance(node, dict)
+                and node.get("type") == "HEADER"
+                and node["meta"]["text"] != dashboard["dashboard_title"]
+                and not _text((entry.get("headers") or {}).get(node["id"]))
+            ):
+                lines.append(
+                    f"    headers:\n      {node['id']}: <the French of {node['meta']['text']!r}>"
+                )
         if lines:
             missing.append(f"  {uuid}:  # {dashboard['slug']}: {dashboard['dashboard_title']}")
             missing += lines
@@ -98,6 +108,12 @@ def test_no_translation_is_left_for_a_chart_or_dashboard_that_is_gone():
             uuid,
             set(entry["native_filters"]) - ids,
         )
+        headers = {
+            key
+            for key, node in dashboards[uuid]["position"].items()
+            if isinstance(node, dict) and node.get("type") == "HEADER"
+        }
+        assert set(entry.get("headers") or {}) <= headers, (uuid, entry["headers"])
 
 
 def test_a_forgotten_chart_is_named_with_what_to_add(tmp_path, monkeypatch):
