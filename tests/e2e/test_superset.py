@@ -634,9 +634,10 @@ def test_bootstrap_is_idempotent(superset: Superset) -> None:
         == yaml.safe_load(dataset_file.read_text())["description"]
     )
     rules = superset.get("/api/v1/rowlevelsecurity/", params={"q": "(page_size:100)"})
+    # one rule per dataset and role of superset/roles.yaml (2 x 9 datasets on 7 Dec) + deny
     clauses = yaml.safe_load((SUPERSET_DIR / "roles.yaml").read_text())["row_level_security"]
-    want = 1 + sum(len(by_role) for by_role in clauses.values())  # + deny by default
-    assert rules["count"] == want, [r["name"] for r in rules["result"]]
+    want = 1 + sum(len(by_role) for by_role in clauses.values())
+    assert want >= 19 and rules["count"] == want, [r["name"] for r in rules["result"]]
 
 
 ESCAPES = [

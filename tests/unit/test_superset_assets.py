@@ -163,6 +163,10 @@ KPI_UNITS.update({kpi["name"]: kpi["unit"] for kpi in CATALOGUE["kpis"]})
 KPI_LABELS = {kpi["name"]: kpi["label"]["en"] for kpi in CATALOGUE["kpis"]}
 
 
+# the deal list's amounts (fct_deals: not KPI columns, still amounts)
+DEAL_AMOUNTS = {("fct_deals", "amount"), ("fct_deals", "weighted_amount")}
+
+
 def _datasets() -> dict[str, dict]:
     return {d["uuid"]: d for d in map(_load, _on_disk("datasets"))}
 
@@ -194,19 +198,25 @@ def test_every_amount_column_of_a_chart_shows_the_configured_currency() -> None:
     datasets = _datasets()
     # an ad-hoc metric labelled with a KPI's label (Executive 360: "Revenue") has its unit
     units = {KPI_LABELS[name]: unit for name, unit in KPI_UNITS.items() if name in KPI_LABELS}
-    amounts_seen = 0
+    amounts_seen = deals_seen = 0
     for name, chart in _charts().items():
         dataset = datasets[chart["dataset_uuid"]]["table_name"]
         for column, config in chart["params"].get("column_config", {}).items():
             unit = KPI_UNITS.get(column) or units.get(column)
-            if unit == "currency" or (dataset == "kpi_revenue_drivers" and unit is None):
+            if (
+                unit == "currency"
+                or (dataset == "kpi_revenue_drivers" and unit is None)
+                or (dataset, column) in DEAL_AMOUNTS
+            ):
                 assert config.get("currencyFormat") == want, (name, column)
                 amounts_seen += 1
+                deals_seen += (dataset, column) in DEAL_AMOUNTS
             else:
                 assert "currencyFormat" not in config, (name, column)
         context = json.loads(chart["query_context"])
         assert context["form_data"] == chart["params"], f"{name}: query_context is stale"
     assert amounts_seen >= 9  # the leaderboard's revenue and target, the driver tree's amounts
+    assert deals_seen >= 3  # the manager cockpit's deal tables
 
 
 def test_dashboards_open_on_the_current_period() -> None:
@@ -594,3 +604,56 @@ def test_my_month_reads_the_reps_month_on_the_first_screen() -> None:
         filters = chart["params"]["adhoc_filters"]
         assert {"subject": "level", "comparator": "rep"}.items() <= filters[0].items(), name
         assert any(f.get("sqlExpression") == current for f in filters), name
+
+
+def test_manager_cockpit_opens_on_the_current_period() -> None:
+    """The manager cockpit reads the periods that hold the as-of date: the benchmark and the rep
+    activity filter is_current_period and Period defaults to month to date (their label columns
+    say so for a month row); the deal charts are as of today and out of Period's scope; the
+    funnel is the as-of date's quarter. A click on a rep in the rep activity cross-filters the
+    deal tables, which show the same rep_name column."""
+    dashboard = _dashboard("manager-cockpit")
+    assert dashboard["metadata"]["cross_filters_enabled"]
+    ids = {
+        node["meta"]["uuid"]: node["meta"]["chartId"]
+        for node in dashboard["position"].values()
+        if isinstance(node, dict) and node.get("type") == "CHART"
+    }
+    filters = {f["name"]: f for f in dashboard["metadata"]["native_filter_configuration"]}
+    period = filters["Period"]
+    [default] = period["defaultDataMask"]["filterState"]["value"]
+    assert default == "Month to date"
+    assert period["defaultDataMask"]["extraFormData"]["filters"] == [
+        {"col": "period_label", "op": "IN", "val": ["Month to date"]}
+    ]
+    con = duckdb.connect()
+    for dataset in ("kpi_team_benchmark", "kpi_rep_activity_targets"):
+        label = con.execute(
+            f"select {_column_expression(dataset, 'period_label')} "
+            "from (values ('month')) as t(period_grain)"
+        ).fetchone()[0]
+        assert label == default, dataset
+
+    datasets = {uuid: d["table_name"] for uuid, d in _datasets().items()}
+    charts = {
+        name.removeprefix("manager-cockpit/"): chart
+        for name, chart in _charts().items()
+        if name.startswith("manager-cockpit/")
+    }
+    assert len(charts) == len(ids) >= 8
+    for name, chart in charts.items():
+        dataset = datasets[chart["dataset_uuid"]]
+        adhoc = chart["params"]["adhoc_filters"]
+        simple = {(f["subject"], f["operator"]) for f in adhoc if f["expressionType"] == "SIMPLE"}
+        excluded = ids[chart["uuid"]] in period["scope"]["excluded"]
+        if dataset in ("kpi_team_benchmark", "kpi_rep_activity_targets"):
+            assert ("is_current_period", "IS TRUE") in simple and not excluded, name
+        elif dataset == "fct_deals":
+            assert excluded, name
+            if "all_columns" in chart["params"] and chart["params"]["query_mode"] == "raw":
+                assert "rep_name" in chart["params"]["all_columns"], name
+        else:
+            assert dataset == "kpi_funnel" and excluded, name
+            sql = [f["sqlExpression"] for f in adhoc if f["expressionType"] == "SQL"]
+            assert sql == ["period_start = date_trunc('quarter', as_of_date)"], name
+    assert charts["rep_activity"]["params"]["groupby"][0] == "rep_name"

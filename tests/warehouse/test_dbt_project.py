@@ -159,12 +159,19 @@ def test_exposures_declare_the_dashboards(manifest):
     exposures = {
         e["name"]: e for e in manifest["exposures"].values() if e["package_name"] == "pilotage"
     }
-    assert set(exposures) == {"sales_performance", "challenges", "objectives", "my_month"}
+    assert set(exposures) == {
+        "sales_performance",
+        "challenges",
+        "objectives",
+        "my_month",
+        "manager_cockpit",
+    }
     for name, slug in (
         ("sales_performance", "sales-performance"),
         ("challenges", "challenges"),
         ("objectives", "objectives"),
         ("my_month", "my-month"),
+        ("manager_cockpit", "manager-cockpit"),
     ):
         assert exposures[name]["type"] == "dashboard"
         assert exposures[name]["url"] == f"http://127.0.0.1:8088/superset/dashboard/{slug}/"
@@ -189,6 +196,15 @@ def test_exposures_declare_the_dashboards(manifest):
     assert {node.split(".")[-1] for node in objectives_nodes} == {
         "kpi_objectives",
         "kpi_revenue_drivers",
+        "dim_rep",
+        "dim_team",
+    }
+    cockpit_nodes = exposures["manager_cockpit"]["depends_on"]["nodes"]
+    assert {node.split(".")[-1] for node in cockpit_nodes} == {
+        "kpi_team_benchmark",
+        "kpi_rep_activity_targets",
+        "fct_deals",
+        "kpi_funnel",
         "dim_rep",
         "dim_team",
     }
