@@ -565,8 +565,8 @@ def test_my_month_reads_the_reps_month_on_the_first_screen() -> None:
     """My month (issue 10): the first row holds a gauge per objective metric (attainment of the
     month's target, the catalogue's formula, 100 % marked) and the working days left; the
     second the numbers (target, pace, required daily rate readable below 1 a day, ranks) and
-    the challenges; the last row is kept for the deals. Every objectives chart reads the rep
-    rows of the as-of month."""
+    the challenges; the last row lists the rep's open deals (fct_deals, whose row-level security
+    gives a rep their own). Every objectives chart reads the rep rows of the as-of month."""
     dashboard = _dashboard("my-month")
     charts = {c["uuid"]: (name, c) for name, c in _charts().items() if name.startswith("my-month/")}
     position = dashboard["position"]
@@ -596,7 +596,12 @@ def test_my_month_reads_the_reps_month_on_the_first_screen() -> None:
     rate_format = numbers["params"]["column_config"]["required_daily_rate"]["d3NumberFormat"]
     assert not rate_format.endswith("d") and ".0" not in rate_format, rate_format
     assert any(c["slice_name"] == "My challenges" for c in second)
-    assert [position[node]["type"] for node in rows[-1]] == ["MARKDOWN"], "no row kept for deals"
+    [deals] = [charts[position[node]["meta"]["uuid"]][1] for node in rows[-1]]
+    assert deals["slice_name"] == "My deals"
+    assert _datasets()[deals["dataset_uuid"]]["table_name"] == "fct_deals"
+    assert {"subject": "is_open", "operator": "IS TRUE"}.items() <= deals["params"][
+        "adhoc_filters"
+    ][0].items()
     current = "period_start = date_trunc('month', as_of_date)"
     for name, chart in charts.values():
         if chart["dataset_uuid"] != numbers["dataset_uuid"]:

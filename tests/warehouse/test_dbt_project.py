@@ -212,6 +212,7 @@ def test_exposures_declare_the_dashboards(manifest):
     assert {node.split(".")[-1] for node in my_month_nodes} == {
         "kpi_objectives",
         "fct_challenge_standings",
+        "fct_deals",
         "dim_rep",
         "dim_team",
     }
