@@ -69,3 +69,29 @@ def replace_yaml_block(text: str, key: str, value: Any) -> str:
     if match is None:
         raise ValueError(f"a dataset file has no top-level `{key}:` key")
     return text[: match.start()] + block + text[match.end() :]
+
+
+def entry_differences(
+    kind: str,
+    key: str,
+    existing: list[dict[str, Any]],
+    expected: list[dict[str, Any]],
+    managed_keys: tuple[str, ...],
+    source: str,
+) -> list[str]:
+    """The entries of a generated YAML list (a dataset's metrics or columns, named by ``key``)
+    that are missing or whose ``managed_keys`` differ from ``expected``, one line per entry and
+    key: "metric revenue: d3format is ',d', the catalogue says ',.0f'"."""
+    before = {entry[key]: entry for entry in existing}
+    details = []
+    for name, entry in ((e[key], e) for e in expected):
+        if name not in before:
+            details.append(f"{kind} {name}: missing")
+            continue
+        for field in managed_keys:
+            if before[name].get(field) != entry.get(field):
+                details.append(
+                    f"{kind} {name}: {field} is {before[name].get(field)!r}, "
+                    f"{source} says {entry.get(field)!r}"
+                )
+    return details

@@ -32,7 +32,13 @@ from typing import Any
 import yaml
 
 from pilotage import superset_columns
-from pilotage.generated_files import Drift, relative, replace_yaml_block, sync_file
+from pilotage.generated_files import (
+    Drift,
+    entry_differences,
+    relative,
+    replace_yaml_block,
+    sync_file,
+)
 from pilotage.settings import DBT_PROJECT_DIR, LANGUAGES, PROJECT_ROOT
 
 CATALOGUE_PATH = DBT_PROJECT_DIR / "kpis.yml"
@@ -688,20 +694,10 @@ def _expected_dataset_metrics(
 def _metric_differences(
     existing: list[dict[str, Any]], expected: list[dict[str, Any]]
 ) -> list[str]:
-    before = {m["metric_name"]: m for m in existing}
-    after = {m["metric_name"]: m for m in expected}
-    details = []
-    for name, metric in after.items():
-        if name not in before:
-            details.append(f"metric {name}: missing")
-            continue
-        for key in MANAGED_METRIC_KEYS:
-            if before[name].get(key) != metric.get(key):
-                details.append(
-                    f"metric {name}: {key} is {before[name].get(key)!r}, "
-                    f"the catalogue says {metric.get(key)!r}"
-                )
-    if not details and [m["metric_name"] for m in existing] != list(after):
+    details = entry_differences(
+        "metric", "metric_name", existing, expected, MANAGED_METRIC_KEYS, "the catalogue"
+    )
+    if not details and [m["metric_name"] for m in existing] != [m["metric_name"] for m in expected]:
         details.append("metrics are not in catalogue order")
     return details
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import yaml
 
-from pilotage.generated_files import Drift, replace_yaml_block
+from pilotage.generated_files import Drift, entry_differences, replace_yaml_block
 from pilotage.settings import DBT_PROJECT_DIR
 
 if TYPE_CHECKING:
@@ -211,17 +211,12 @@ def column_differences(existing: list[dict[str, Any]], expected: list[dict[str, 
     """What differs, one line per column and key, naming the column."""
     before = {c["column_name"]: c for c in existing}
     after = {c["column_name"]: c for c in expected}
-    details = []
-    for name, column in after.items():
-        if name not in before:
-            details.append(f"column {name}: missing (the dbt model has it)")
-            continue
-        for key in MANAGED_COLUMN_KEYS:
-            if before[name].get(key) != column.get(key):
-                details.append(
-                    f"column {name}: {key} is {before[name].get(key)!r},"
-                    f" dbt says {column.get(key)!r}"
-                )
+    details = [
+        detail + (" (the dbt model has it)" if detail.endswith(": missing") else "")
+        for detail in entry_differences(
+            "column", "column_name", existing, expected, MANAGED_COLUMN_KEYS, "dbt"
+        )
+    ]
     for name in before.keys() - after.keys():
         details.append(f"column {name}: not in the dbt model (and not a calculated column)")
     if not details and list(before) != list(after):
