@@ -42,6 +42,9 @@ MART_MODELS = {
     "fct_challenge_standings",
     "fct_challenge_badges",
     "kpi_availability",
+    "fct_deals",
+    "kpi_rep_activity_targets",
+    "kpi_team_benchmark",
 }
 
 
@@ -165,6 +168,8 @@ def test_exposures_declare_the_dashboards(manifest):
         "objectives",
         "my_month",
         "manager_cockpit",
+        "executive_360",
+        "wallboard",
     }
     for name, slug in (
         ("sales_performance", "sales-performance"),
@@ -172,9 +177,11 @@ def test_exposures_declare_the_dashboards(manifest):
         ("objectives", "objectives"),
         ("my_month", "my-month"),
         ("manager_cockpit", "manager-cockpit"),
+        ("executive_360", "executive-360"),
     ):
         assert exposures[name]["type"] == "dashboard"
         assert exposures[name]["url"] == f"http://127.0.0.1:8088/superset/dashboard/{slug}/"
+    assert exposures["wallboard"]["url"] == "http://127.0.0.1:8088/wallboard/wallboard/"
     depends = {
         node.split(".")[-1] for node in exposures["sales_performance"]["depends_on"]["nodes"]
     }
