@@ -333,7 +333,14 @@ SCARF_ANALYTICS = False  # no telemetry pixel
 PUBLIC_ROLE_LIKE = None  # no anonymous access
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = os.environ.get("PILOTAGE_HTTPS", "").lower() == "true"
+# HTTPS semantics by default in production (TLS ends at the reverse proxy in front of Superset):
+# Secure session cookie and HSTS. PILOTAGE_HTTPS=false only for a plain-HTTP lab; the demo
+# serves plain HTTP on 127.0.0.1.
+_HTTPS_SETTING = os.environ.get("PILOTAGE_HTTPS", "").strip().lower()
+if _HTTPS_SETTING not in {"", "true", "false"}:
+    raise PilotageConfigError(f"PILOTAGE_HTTPS={_HTTPS_SETTING!r}: use true or false")
+HTTPS = _HTTPS_SETTING == "true" if _HTTPS_SETTING else PRODUCTION
+SESSION_COOKIE_SECURE = HTTPS
 RATELIMIT_ENABLED = PRODUCTION
 
 # A strict Content-Security-Policy: this deployment loads nothing from third parties.
@@ -351,7 +358,11 @@ TALISMAN_CONFIG = {
         "script-src": ["'self'", "'strict-dynamic'"],
     },
     "content_security_policy_nonce_in": ["script-src"],
+    # The proxy redirects http to https; Talisman sends HSTS on requests that arrived over HTTPS
+    # (X-Forwarded-Proto: https from the proxy).
     "force_https": False,
+    "strict_transport_security": HTTPS,
+    "strict_transport_security_max_age": int(timedelta(days=365).total_seconds()),
     "session_cookie_secure": SESSION_COOKIE_SECURE,
 }
 

@@ -284,6 +284,53 @@ for case in json.loads(sys.argv[1]):
         assert line.startswith("started:"), line
 
 
+def test_production_defaults_to_secure_cookies_and_hsts(tmp_path: Path) -> None:
+    """Production: Secure session cookie and HSTS unless PILOTAGE_HTTPS=false (a plain-HTTP lab);
+    never a redirect to https (TLS ends at the reverse proxy). Demo: plain HTTP on 127.0.0.1."""
+    if not (superset_admin.superset_venv() / "bin" / "python").exists():
+        service_unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
+    code = """
+import json, os, runpy, sys
+for case in json.loads(sys.argv[1]):
+    os.environ.pop("PILOTAGE_HTTPS", None)
+    os.environ.update(case)
+    config = runpy.run_path(os.environ["SUPERSET_CONFIG_PATH"])
+    talisman = config["TALISMAN_CONFIG"]
+    print("settings:", json.dumps([
+        config["SESSION_COOKIE_SECURE"], config["SESSION_COOKIE_HTTPONLY"],
+        talisman["session_cookie_secure"], talisman["strict_transport_security"],
+        talisman["strict_transport_security_max_age"], talisman["force_https"],
+    ]))
+"""
+    year = 365 * 24 * 3600
+    expected = [  # (environment, [cookie Secure, HttpOnly, Talisman's cookie, HSTS, age, force])
+        ({"PILOTAGE_ENV": "production"}, [True, True, True, True, year, False]),
+        (
+            {"PILOTAGE_ENV": "production", "PILOTAGE_HTTPS": "true"},
+            [True, True, True, True, year, False],
+        ),
+        (
+            {"PILOTAGE_ENV": "production", "PILOTAGE_HTTPS": "false"},
+            [False, True, False, False, year, False],
+        ),
+        ({"PILOTAGE_ENV": "demo"}, [False, True, False, False, year, False]),
+    ]
+    done = _superset_python(
+        code,
+        SUPERSET_HOME=str(tmp_path),
+        SUPERSET_SECRET_KEY=STRONG_SECRET_KEY,
+        SUPERSET_ADMIN_PASSWORD=STRONG_ADMIN_PASSWORD,
+        args=[json.dumps([case for case, _ in expected])],
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = [
+        json.loads(line.removeprefix("settings: "))
+        for line in done.stdout.splitlines()
+        if line.startswith("settings: ")
+    ]
+    assert got == [settings for _, settings in expected]
+
+
 def test_production_profile_uses_redis(tmp_path: Path) -> None:
     if not (superset_admin.superset_venv() / "bin" / "python").exists():
         service_unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
