@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from pilotage.settings import make_private
+
 log = logging.getLogger(__name__)
 
 
@@ -61,7 +63,8 @@ def publish(
         raise PublishError(
             f"No warehouse at {warehouse_path}: run `pilotage refresh` before publishing."
         )
-    serving_path.parent.mkdir(parents=True, exist_ok=True)
+    # Private whatever the caller's umask: only the pipeline's (and Superset's) user reads it.
+    serving_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Same directory as the served file, so os.replace is an atomic rename on one filesystem.
     staging_path = serving_path.with_name(f".{serving_path.name}.{os.getpid()}.building")
     for leftover in (staging_path, staging_path.with_name(staging_path.name + ".wal")):
@@ -99,6 +102,7 @@ def publish(
         finally:
             con.close()
         _verify(staging_path, row_counts)
+        make_private(staging_path)
         with open(staging_path, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(staging_path, serving_path)

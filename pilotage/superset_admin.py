@@ -24,7 +24,7 @@ from collections import deque
 from pathlib import Path
 
 from pilotage.kpi_catalogue import load_catalogue
-from pilotage.settings import SUPERSET_DIR, Settings, load_settings
+from pilotage.settings import SUPERSET_DIR, Settings, load_settings, make_private
 
 DEMO_SECRETS_NAME = ".demo-secrets.env"
 SECRET_VARS = ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD")
@@ -175,7 +175,8 @@ def bootstrap(settings: Settings) -> None:
             "SUPERSET_SECRET_KEY and SUPERSET_ADMIN_PASSWORD must be set in production "
             "(PILOTAGE_ENV=production)."
         )
-    superset_home(settings).mkdir(parents=True, exist_ok=True)
+    home = superset_home(settings)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_kpi_texts(settings)
     command = [str(_python(settings)), str(SUPERSET_DIR / "bootstrap.py")]
     print(f"==> Superset bootstrap ({superset_home(settings)})", flush=True)
@@ -207,6 +208,8 @@ def bootstrap(settings: Settings) -> None:
             f"PILOTAGE_VERBOSE=1). Command: "
             f"{' '.join(command)} with SUPERSET_HOME={superset_home(settings)}"
         )
+    # Superset's metadata (users, RLS rules) private even when it was created before this rule.
+    make_private(home, home / "superset.db", home / KPI_TEXTS_FILE)
     print(f"==> Superset bootstrap done in {time.monotonic() - started:.0f}s", flush=True)
 
 

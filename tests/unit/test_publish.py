@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import duckdb
 import pytest
 
@@ -69,3 +72,21 @@ def test_a_failed_publish_leaves_the_previous_serving_file(tmp_path):
         publish(tmp_path / "missing.duckdb", serving, ("marts",), AS_OF)
     assert serving.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "warehouse.duckdb"]
+
+
+@pytest.fixture
+def open_umask():
+    """A permissive umask (022, the usual default) for the test, the previous one restored."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_the_serving_file_and_its_folder_are_private_whatever_the_umask(tmp_path, open_umask):
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving" / "serving.duckdb"
+    _warehouse(warehouse, 100)
+    publish(warehouse, serving, ("marts",), AS_OF)
+    assert stat.S_IMODE(serving.stat().st_mode) == 0o600
+    assert stat.S_IMODE(serving.parent.stat().st_mode) == 0o700
+    publish(warehouse, serving, ("marts",), AS_OF)  # the replaced file too
+    assert stat.S_IMODE(serving.stat().st_mode) == 0o600
