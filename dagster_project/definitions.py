@@ -21,7 +21,7 @@ from dagster_project.schedules import build_refresh_schedule
 from dagster_project.sensors import build_landing_sensor
 from dagster_project.superset import build_superset_assets
 from dagster_project.transform import build_dbt_assets, dbt_project
-from pilotage.settings import SERVED_SCHEMAS, Settings, load_settings
+from pilotage.settings import SERVED_SCHEMAS, Settings, load_settings, private_data
 
 # The dbt of this environment, even when its bin/ is not on PATH (`make`, services, tests).
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -55,7 +55,9 @@ def defs() -> dg.Definitions:
     """The code location Dagster loads, from the environment's settings (built once a process).
     Under `dagster dev` the dbt manifest is re-parsed first; the CLI parses before it runs."""
     dbt_project.prepare_if_dev()
-    return build_definitions(load_settings())
+    settings = load_settings()
+    private_data(settings)
+    return build_definitions(settings)
 
 
 __all__ = ["build_definitions", "defs"]

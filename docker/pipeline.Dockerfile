@@ -13,5 +13,7 @@ COPY dbt dbt
 RUN pilotage dbt-parse --quiet
 COPY docker/dagster.yaml /opt/dagster/home/dagster.yaml
 COPY docker/workspace.yaml /opt/dagster/workspace.yaml
-RUN useradd --create-home pilotage && mkdir -p /var/lib/pilotage && chown pilotage /var/lib/pilotage
+# uid 1000 in both images: the data are private to their user (files 0600, folders 0700) and
+# Superset (docker/superset.Dockerfile) reads the serving file from this volume.
+RUN useradd --create-home --uid 1000 pilotage && mkdir -p /var/lib/pilotage && chown pilotage /var/lib/pilotage
 USER pilotage

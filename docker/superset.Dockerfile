@@ -9,5 +9,6 @@ WORKDIR /app
 COPY superset/requirements.txt superset/requirements.txt
 RUN uv venv /app/.venv && uv pip install --python /app/.venv/bin/python -r superset/requirements.txt
 COPY superset superset
-RUN useradd --create-home superset && mkdir -p /app/superset_home && chown superset /app/superset_home
+# uid 1000 as the pipeline's user (docker/pipeline.Dockerfile): the serving file is 0600.
+RUN useradd --create-home --uid 1000 superset && mkdir -p /app/superset_home && chown superset /app/superset_home
 USER superset

@@ -10,14 +10,20 @@ skipped publish leaves the previous file serving.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from pilotage.settings import make_private
+
 log = logging.getLogger(__name__)
+# A serving file being built: .<serving file>.<host>.<pid>.building (+ DuckDB's .wal).
+STAGING_SUFFIX = ".building"
 
 
 class PublishError(RuntimeError):
@@ -61,9 +67,14 @@ def publish(
         raise PublishError(
             f"No warehouse at {warehouse_path}: run `pilotage refresh` before publishing."
         )
-    serving_path.parent.mkdir(parents=True, exist_ok=True)
+    # Private whatever the caller's umask: only the pipeline's (and Superset's) user reads it.
+    serving_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _remove_crashed_staging_files(serving_path)
     # Same directory as the served file, so os.replace is an atomic rename on one filesystem.
-    staging_path = serving_path.with_name(f".{serving_path.name}.{os.getpid()}.building")
+    # Named after this host and process: publishers sharing the folder (containers) never meet.
+    staging_path = serving_path.with_name(
+        f".{serving_path.name}.{socket.gethostname()}.{os.getpid()}{STAGING_SUFFIX}"
+    )
     for leftover in (staging_path, staging_path.with_name(staging_path.name + ".wal")):
         leftover.unlink(missing_ok=True)
 
@@ -99,6 +110,7 @@ def publish(
         finally:
             con.close()
         _verify(staging_path, row_counts)
+        make_private(staging_path)
         with open(staging_path, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(staging_path, serving_path)
@@ -114,6 +126,36 @@ def publish(
         ) from exc
     log.info("published %d tables to %s", len(row_counts), serving_path)
     return PublishResult(serving_path, row_counts, published_at)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _remove_crashed_staging_files(serving_path: Path) -> list[Path]:
+    """Remove the staging files (and their .wal) of publishers on this host that died before
+    their os.replace: a crash (kill -9, power cut) leaves them forever otherwise. A live
+    publisher's are kept; so are another host's, whose processes this one cannot see (a name
+    without a host is the single-host format of earlier versions)."""
+    prefix, host = f".{serving_path.name}.", socket.gethostname()
+    removed = []
+    for path in sorted(serving_path.parent.glob(f"{glob.escape(prefix)}*{STAGING_SUFFIX}*")):
+        name = path.name.removesuffix(".wal")
+        if not name.endswith(STAGING_SUFFIX):
+            continue
+        owner, _, pid = name[len(prefix) : -len(STAGING_SUFFIX)].rpartition(".")
+        if not pid.isdigit() or owner not in ("", host) or _alive(int(pid)):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+        log.warning("removed %s, left by publisher %s that is no longer running", path, pid)
+    return removed
 
 
 def _literal(path: Path) -> str:

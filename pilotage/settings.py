@@ -21,12 +21,14 @@ to: they get ``Settings.subprocess_env()``, an explicit environment built from t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 SUPERSET_DIR = PROJECT_ROOT / "superset"
@@ -144,6 +146,35 @@ class Settings:
         if bin_dir not in path.split(os.pathsep):
             env["PATH"] = bin_dir + os.pathsep + path if path else bin_dir
         return env
+
+
+# The data hold every sale, margin and rep's result: files 0600, folders 0700 (their user only).
+PRIVATE_UMASK = 0o077
+
+
+def make_private(*paths: Path) -> None:
+    """Existing files 0600 and folders 0700 (missing paths are skipped)."""
+    for path in paths:
+        if path.exists():
+            try:
+                path.chmod(0o700 if path.is_dir() else 0o600)
+            except PermissionError:  # another user's: say so, do not stop the pipeline
+                log.warning("%s belongs to another user: could not make it private", path)
+
+
+def private_data(settings: Settings) -> None:
+    """From now on this process and its subprocesses (dlt, dbt, Dagster, Superset) create files
+    0600 and folders 0700, and the data folder, warehouse and serving file already there are made
+    so (an install older than this rule). Called where the CLI and Dagster load the settings."""
+    os.umask(PRIVATE_UMASK)
+    warehouse = settings.warehouse_path
+    make_private(
+        settings.data_dir,
+        warehouse,
+        warehouse.with_name(warehouse.name + ".wal"),
+        settings.serving_path.parent,
+        settings.serving_path,
+    )
 
 
 def parse_as_of(value: str | None) -> dt.date:

@@ -11,7 +11,7 @@ from typing import NoReturn
 
 import click
 
-from pilotage.settings import PROJECT_ROOT, Settings, load_settings, parse_as_of
+from pilotage.settings import PROJECT_ROOT, Settings, load_settings, parse_as_of, private_data
 
 log = logging.getLogger("pilotage")
 
@@ -44,6 +44,7 @@ def settings_for(as_of: str | None = None, data_dir: str | None = None) -> Setti
     context = click.get_current_context(silent=True)
     if context is not None and (context.find_root().obj or {}).get("verbose"):
         settings = dataclasses.replace(settings, verbose=True)
+    private_data(settings)
     return settings
 
 

@@ -80,25 +80,55 @@ def _secret(name: str) -> str:
     return value
 
 
-def _is_weak(value: str, min_length: int) -> bool:
-    return len(value) < min_length or value in _WEAK_VALUES or value.lower() in _WEAK_VALUES
+_CHARACTER_CLASSES = {
+    "lower-case letters": str.islower,
+    "upper-case letters": str.isupper,
+    "digits": str.isdigit,
+    "symbols": lambda c: not c.isalnum(),
+}
+
+
+def _weakness(name: str, value: str, min_length: int) -> str | None:
+    """Why ``value`` is not a strong secret, or None. Length alone is not enough: 32 times the
+    same character is 32 characters. A value at least twice the minimum length (a generated
+    token, a long passphrase) only needs enough distinct characters; a shorter one must also mix
+    3 of lower case, upper case, digits and symbols."""
+    if not value:
+        return f"{name} is not set"
+    if value in _WEAK_VALUES or value.lower() in _WEAK_VALUES:
+        return f"{name} is a well-known default value"
+    if len(value) < min_length:
+        return f"{name} is {len(value)} characters long (need at least {min_length})"
+    distinct = len(set(value))
+    if distinct < min_length // 2:
+        return f"{name} has only {distinct} distinct characters (need at least {min_length // 2})"
+    classes = [kind for kind, test in _CHARACTER_CLASSES.items() if any(map(test, value))]
+    if len(classes) < 3 and len(value) < 2 * min_length:
+        return (
+            f"{name} mixes only {' and '.join(classes)} (mix at least 3 of lower case, upper "
+            f"case, digits and symbols, or use at least {2 * min_length} characters)"
+        )
+    return None
 
 
 SECRET_KEY = _secret("SUPERSET_SECRET_KEY")
 if PRODUCTION:
-    _problems = []
-    if _is_weak(SECRET_KEY, 32):
-        _problems.append(
-            "SUPERSET_SECRET_KEY is missing or weak (need >= 32 random characters, e.g. "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+    _problems = [
+        problem
+        for problem in (
+            _weakness("SUPERSET_SECRET_KEY", SECRET_KEY, 32),
+            _weakness("SUPERSET_ADMIN_PASSWORD", os.environ.get("SUPERSET_ADMIN_PASSWORD", ""), 12),
         )
-    if _is_weak(os.environ.get("SUPERSET_ADMIN_PASSWORD", ""), 12):
-        _problems.append("SUPERSET_ADMIN_PASSWORD is missing or weak (need >= 12 characters)")
+        if problem
+    ]
     if _problems:
         raise PilotageConfigError(
             "pilotage refuses to start Superset in production (PILOTAGE_ENV=production): "
             + "; ".join(_problems)
-            + ". Set them in the environment (see .env.example); they are never committed."
+            + ". Generate strong values with "
+            '`python -c "import secrets; print(secrets.token_urlsafe(48))"` (secret key) and '
+            '`python -c "import secrets; print(secrets.token_urlsafe(24))"` (admin password) '
+            "and set them in the environment (see .env.example); they are never committed."
         )
 elif not SECRET_KEY:
     raise PilotageConfigError(
@@ -303,7 +333,14 @@ SCARF_ANALYTICS = False  # no telemetry pixel
 PUBLIC_ROLE_LIKE = None  # no anonymous access
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = os.environ.get("PILOTAGE_HTTPS", "").lower() == "true"
+# HTTPS semantics by default in production (TLS ends at the reverse proxy in front of Superset):
+# Secure session cookie and HSTS. PILOTAGE_HTTPS=false only for a plain-HTTP lab; the demo
+# serves plain HTTP on 127.0.0.1.
+_HTTPS_SETTING = os.environ.get("PILOTAGE_HTTPS", "").strip().lower()
+if _HTTPS_SETTING not in {"", "true", "false"}:
+    raise PilotageConfigError(f"PILOTAGE_HTTPS={_HTTPS_SETTING!r}: use true or false")
+HTTPS = _HTTPS_SETTING == "true" if _HTTPS_SETTING else PRODUCTION
+SESSION_COOKIE_SECURE = HTTPS
 RATELIMIT_ENABLED = PRODUCTION
 
 # A strict Content-Security-Policy: this deployment loads nothing from third parties.
@@ -321,7 +358,11 @@ TALISMAN_CONFIG = {
         "script-src": ["'self'", "'strict-dynamic'"],
     },
     "content_security_policy_nonce_in": ["script-src"],
+    # The proxy redirects http to https; Talisman sends HSTS on requests that arrived over HTTPS
+    # (X-Forwarded-Proto: https from the proxy).
     "force_https": False,
+    "strict_transport_security": HTTPS,
+    "strict_transport_security_max_age": int(timedelta(days=365).total_seconds()),
     "session_cookie_secure": SESSION_COOKIE_SECURE,
 }
 

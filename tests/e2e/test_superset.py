@@ -55,6 +55,9 @@ PERIOD_LABELS = {"month": "Month to date", "quarter": "Quarter to date"}
 TEAMS_TILE = "Where: revenue by team against target"
 TREE_TILE = "Why: the revenue gap split into its drivers"
 SAME_POINT_TILE = "This period vs last period and last year, same point"
+# Secrets production accepts (superset_config.py refuses short or uniform ones).
+STRONG_SECRET_KEY = "Production-test-secret-key-9f3K!x2Q#v7Lm"
+STRONG_ADMIN_PASSWORD = "Production-admin-Pa55word"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,12 +191,17 @@ def test_production_refuses_missing_or_weak_secrets(tmp_path: Path) -> None:
     if not (superset_admin.superset_venv() / "bin" / "python").exists():
         service_unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
     # The refusal happens before Superset is imported: run the config file itself, once per case.
+    # The "generated" cases are the values the error message tells the operator to generate.
     code = """
-import json, os, runpy, sys
+import json, os, runpy, secrets, sys
 for case in json.loads(sys.argv[1]):
     for name in ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD"):
         os.environ.pop(name, None)
-    os.environ.update(case)
+    os.environ.update({
+        name: secrets.token_urlsafe(int(value[len("generated:"):]))
+        if value.startswith("generated:") else value
+        for name, value in case.items()
+    })
     try:
         runpy.run_path(os.environ["SUPERSET_CONFIG_PATH"])
     except RuntimeError as exc:
@@ -201,12 +209,63 @@ for case in json.loads(sys.argv[1]):
     else:
         print("started:", case)
 """
-    cases = [
-        {},
-        {"SUPERSET_SECRET_KEY": "changeme", "SUPERSET_ADMIN_PASSWORD": "a-long-admin-password"},
-        {"SUPERSET_SECRET_KEY": "x" * 48, "SUPERSET_ADMIN_PASSWORD": "admin"},
-        {"SUPERSET_SECRET_KEY": "x" * 48},
+    strong_key, strong_password = "kV9#pQ2-zR7!mW4_tY6$hN3+bL8%cX5&", "Tr0ub4dor&3x"
+    refused = [  # (case, what the message must say)
+        ({}, "SUPERSET_SECRET_KEY is not set"),
+        (
+            {"SUPERSET_SECRET_KEY": "changeme", "SUPERSET_ADMIN_PASSWORD": strong_password},
+            "SUPERSET_SECRET_KEY is a well-known default value",
+        ),
+        (
+            {"SUPERSET_SECRET_KEY": strong_key, "SUPERSET_ADMIN_PASSWORD": "admin"},
+            "SUPERSET_ADMIN_PASSWORD is a well-known default value",
+        ),
+        ({"SUPERSET_SECRET_KEY": strong_key}, "SUPERSET_ADMIN_PASSWORD is not set"),
+        (
+            {"SUPERSET_SECRET_KEY": strong_key[:31], "SUPERSET_ADMIN_PASSWORD": strong_password},
+            "SUPERSET_SECRET_KEY is 31 characters long (need at least 32)",
+        ),
+        # Long enough, but 48 times the same character, or two characters repeated.
+        (
+            {"SUPERSET_SECRET_KEY": "x" * 48, "SUPERSET_ADMIN_PASSWORD": strong_password},
+            "SUPERSET_SECRET_KEY has only 1 distinct characters (need at least 16)",
+        ),
+        (
+            {"SUPERSET_SECRET_KEY": "aB1!" * 12, "SUPERSET_ADMIN_PASSWORD": strong_password},
+            "SUPERSET_SECRET_KEY has only 4 distinct characters",
+        ),
+        (
+            {"SUPERSET_SECRET_KEY": strong_key, "SUPERSET_ADMIN_PASSWORD": "Aaaaaaaaaaa1"},
+            "SUPERSET_ADMIN_PASSWORD has only 3 distinct characters (need at least 6)",
+        ),
+        # Varied but one or two kinds of characters, and short of twice the minimum length.
+        (
+            {
+                "SUPERSET_SECRET_KEY": "abcdefghijklmnopqrstuvwxyzabcdef",
+                "SUPERSET_ADMIN_PASSWORD": strong_password,
+            },
+            "SUPERSET_SECRET_KEY mixes only lower-case letters",
+        ),
+        (
+            {"SUPERSET_SECRET_KEY": strong_key, "SUPERSET_ADMIN_PASSWORD": "sales-director"},
+            "SUPERSET_ADMIN_PASSWORD mixes only lower-case letters and symbols",
+        ),
     ]
+    accepted = [
+        {"SUPERSET_SECRET_KEY": strong_key, "SUPERSET_ADMIN_PASSWORD": strong_password},
+        # A long passphrase needs no symbols (twice the minimum length, varied characters).
+        {
+            "SUPERSET_SECRET_KEY": "the quick brown fox jumps over the lazy dog, "
+            "twice today and once more tomorrow",
+            "SUPERSET_ADMIN_PASSWORD": "correct horse battery staple",
+        },
+        # What the message says to generate: always accepted (many draws, it is random).
+        *[
+            {"SUPERSET_SECRET_KEY": "generated:48", "SUPERSET_ADMIN_PASSWORD": "generated:24"}
+            for _ in range(200)
+        ],
+    ]
+    cases = [case for case, _ in refused] + accepted
     done = _superset_python(
         code + "\n",
         PILOTAGE_ENV="production",
@@ -214,10 +273,62 @@ for case in json.loads(sys.argv[1]):
         args=[json.dumps(cases)],
     )
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.strip().splitlines()
+    # (Superset prints a banner the first time a configuration gets through.)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("refused:", "started:"))]
     assert len(lines) == len(cases), done.stdout
-    for line in lines:
+    for line, (_, reason) in zip(lines, refused, strict=False):
         assert line.startswith("refused: pilotage refuses to start Superset in production"), line
+        assert reason in line, line
+        assert "secrets.token_urlsafe(48)" in line, line  # says how to make a good one
+    for line in lines[len(refused) :]:
+        assert line.startswith("started:"), line
+
+
+def test_production_defaults_to_secure_cookies_and_hsts(tmp_path: Path) -> None:
+    """Production: Secure session cookie and HSTS unless PILOTAGE_HTTPS=false (a plain-HTTP lab);
+    never a redirect to https (TLS ends at the reverse proxy). Demo: plain HTTP on 127.0.0.1."""
+    if not (superset_admin.superset_venv() / "bin" / "python").exists():
+        service_unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
+    code = """
+import json, os, runpy, sys
+for case in json.loads(sys.argv[1]):
+    os.environ.pop("PILOTAGE_HTTPS", None)
+    os.environ.update(case)
+    config = runpy.run_path(os.environ["SUPERSET_CONFIG_PATH"])
+    talisman = config["TALISMAN_CONFIG"]
+    print("settings:", json.dumps([
+        config["SESSION_COOKIE_SECURE"], config["SESSION_COOKIE_HTTPONLY"],
+        talisman["session_cookie_secure"], talisman["strict_transport_security"],
+        talisman["strict_transport_security_max_age"], talisman["force_https"],
+    ]))
+"""
+    year = 365 * 24 * 3600
+    expected = [  # (environment, [cookie Secure, HttpOnly, Talisman's cookie, HSTS, age, force])
+        ({"PILOTAGE_ENV": "production"}, [True, True, True, True, year, False]),
+        (
+            {"PILOTAGE_ENV": "production", "PILOTAGE_HTTPS": "true"},
+            [True, True, True, True, year, False],
+        ),
+        (
+            {"PILOTAGE_ENV": "production", "PILOTAGE_HTTPS": "false"},
+            [False, True, False, False, year, False],
+        ),
+        ({"PILOTAGE_ENV": "demo"}, [False, True, False, False, year, False]),
+    ]
+    done = _superset_python(
+        code,
+        SUPERSET_HOME=str(tmp_path),
+        SUPERSET_SECRET_KEY=STRONG_SECRET_KEY,
+        SUPERSET_ADMIN_PASSWORD=STRONG_ADMIN_PASSWORD,
+        args=[json.dumps([case for case, _ in expected])],
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = [
+        json.loads(line.removeprefix("settings: "))
+        for line in done.stdout.splitlines()
+        if line.startswith("settings: ")
+    ]
+    assert got == [settings for _, settings in expected]
 
 
 def test_production_profile_uses_redis(tmp_path: Path) -> None:
@@ -245,8 +356,8 @@ with app.app_context():
         code,
         PILOTAGE_ENV="production",
         SUPERSET_HOME=str(tmp_path),
-        SUPERSET_SECRET_KEY="k" * 48,
-        SUPERSET_ADMIN_PASSWORD="a-long-admin-password",
+        SUPERSET_SECRET_KEY=STRONG_SECRET_KEY,
+        SUPERSET_ADMIN_PASSWORD=STRONG_ADMIN_PASSWORD,
         REDIS_URL=redis_url,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -295,8 +406,8 @@ def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Pa
             mp.setenv("PILOTAGE_ENV", "production")
             mp.setenv("SUPERSET_METADATA_URI", metadata_url)
             mp.setenv("REDIS_URL", redis_url)
-            mp.setenv("SUPERSET_SECRET_KEY", "p" * 20 + "-production-test-secret")
-            mp.setenv("SUPERSET_ADMIN_PASSWORD", "production-admin-password")
+            mp.setenv("SUPERSET_SECRET_KEY", STRONG_SECRET_KEY)
+            mp.setenv("SUPERSET_ADMIN_PASSWORD", STRONG_ADMIN_PASSWORD)
             superset_admin.bootstrap(dataclasses.replace(settings, environment="production"))
             assert not (superset_admin.superset_home(settings) / ".demo-secrets.env").exists()
         url = f"postgresql://{server}/{database}"

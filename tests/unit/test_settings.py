@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
+import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from pilotage.settings import PROJECT_ROOT, Settings, load_settings
+from pilotage.settings import PROJECT_ROOT, Settings, load_settings, private_data
 
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 PREFIX = "PILOTAGE" + "_"  # spelled in two so that this file names no variable by accident
@@ -184,3 +187,35 @@ def test_subprocess_env_is_built_from_the_settings_not_written_back(tmp_path, mo
     import os
 
     assert PREFIX + "WAREHOUSE_PATH" not in os.environ
+
+
+def test_private_data_closes_an_old_install_and_what_is_created_after(tmp_path):
+    """A data folder from before the rule (755 folders, 644 files) is closed, and what the
+    process (and its subprocesses) create from then on is 0600 / 0700."""
+    previous = os.umask(0o022)
+    try:
+        settings = load_settings({}, data_dir=tmp_path / "data")
+        settings.serving_path.parent.mkdir(parents=True)
+        old_files = [
+            settings.warehouse_path,
+            settings.warehouse_path.with_name("warehouse.duckdb.wal"),
+            settings.serving_path,
+        ]
+        for path in old_files:
+            path.write_text("sales")
+        assert stat.S_IMODE(settings.serving_path.stat().st_mode) == 0o644  # the old install
+        private_data(settings)
+        for path in old_files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        for folder in (settings.data_dir, settings.serving_path.parent):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        (settings.data_dir / "dagster_home").mkdir()
+        (settings.data_dir / "dagster_home" / "runs.db").write_text("new")
+        subprocess.run(["touch", str(settings.data_dir / "from-a-subprocess")], check=True)
+        assert stat.S_IMODE((settings.data_dir / "dagster_home").stat().st_mode) == 0o700
+        assert stat.S_IMODE((settings.data_dir / "dagster_home" / "runs.db").stat().st_mode) == (
+            0o600
+        )
+        assert stat.S_IMODE((settings.data_dir / "from-a-subprocess").stat().st_mode) == 0o600
+    finally:
+        os.umask(previous)
