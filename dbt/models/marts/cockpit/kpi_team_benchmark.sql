@@ -135,14 +135,18 @@ final as (
         cast(objectives.target as decimal(18, 2)) as revenue_target,
         cast(objectives.actual as decimal(18, 2)) as revenue_against_target,
         cast(objectives.prorated_target_to_date as decimal(18, 2)) as prorated_target_to_date,
-        objectives.actual / nullif(objectives.target, 0) as attainment,
-        objectives.actual / nullif(objectives.prorated_target_to_date, 0) as pace,
+        {{ round_ratio('objectives.actual / nullif(objectives.target, 0)') }} as attainment,
+        {{ round_ratio(
+            'objectives.actual / nullif(objectives.prorated_target_to_date, 0)'
+        ) }} as pace,
         performance.won_amount,
         performance.open_pipeline,
         performance.activities,
         performance.meetings_held,
         cast(headcount.reps as integer) as reps,
-        performance.activities / nullif(headcount.reps, 0) as activities_per_rep,
+        {{ round_ratio(
+            'cast(performance.activities as ' ~ type_double() ~ ') / nullif(headcount.reps, 0)'
+        ) }} as activities_per_rep,
         performance.as_of_date
     from performance
     left join objectives_by_member as objectives
