@@ -237,6 +237,15 @@ def _marts_database(models: Mapping[str, Mapping[str, Any]]) -> duckdb.DuckDBPyC
     return con
 
 
+def _technical_dimension(column: Mapping[str, Any]) -> bool:
+    """An id or e-mail column (not a calculated one) offered for grouping or filtering."""
+    return (
+        not column.get("expression")
+        and bool(TECHNICAL.search(column["column_name"]))
+        and bool(column.get("groupby") or column.get("filterable"))
+    )
+
+
 def rendered_sql(sql: str, email: str = "rep@pilotage.invalid") -> str:
     """A virtual dataset's SQL as Superset runs it for a user with ``email``: its Jinja
     (ENABLE_TEMPLATE_PROCESSING) rendered with the one Superset macro the datasets use."""
@@ -255,7 +264,7 @@ def virtual_differences(dataset: Mapping[str, Any], con: duckdb.DuckDBPyConnecti
     details = [
         f"column {c['column_name']}: an id or e-mail is not groupable nor filterable"
         for c in listed
-        if TECHNICAL.search(c["column_name"]) and (c.get("groupby") or c.get("filterable"))
+        if _technical_dimension(c)
     ]
     try:
         rows = con.execute(f"describe select * from ({rendered_sql(dataset['sql'])})").fetchall()
@@ -288,8 +297,9 @@ def sync_superset_columns(
     """Compare (and with ``write``, rewrite) the datasets' ``columns:`` with the dbt manifest.
 
     ``files``: table_name -> dataset YAML. Physical datasets get their model's columns (only the
-    ``columns:`` block is rewritten, everything else byte for byte); virtual ones are checked
-    only (``write`` cannot fix them). Returns the drift found before writing.
+    ``columns:`` block is rewritten, everything else byte for byte); virtual ones are checked,
+    and ``write`` fixes only an id or e-mail offered as a dimension. Returns the drift found
+    before writing.
     """
     models = mart_models(manifest)
     labels = kpi_column_labels(catalogue)
@@ -304,6 +314,13 @@ def sync_superset_columns(
             details = virtual_differences(dataset, marts)
             if details:
                 drift.append(Drift(path, tuple(f"dataset {table}: {d}" for d in details)))
+            # what write can fix in a virtual dataset: no id or e-mail offered as a dimension
+            fixed = [
+                {**c, "groupby": False, "filterable": False} if _technical_dimension(c) else c
+                for c in existing
+            ]
+            if write and fixed != existing:
+                path.write_text(replace_yaml_block(text, "columns", fixed), encoding="utf-8")
             continue
         if dataset.get("schema") != MARTS_SCHEMA or table not in models:
             drift.append(

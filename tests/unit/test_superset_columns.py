@@ -249,6 +249,13 @@ def test_a_virtual_dataset_offers_no_id_as_a_dimension(catalogue, tmp_path):
         "dataset activities: column rep_email: an id or e-mail is not groupable nor filterable"
         in found[0].details
     )
+    sc.sync_superset_columns(True, catalogue, {"activities": path}, _manifest())
+    fixed = next(
+        c for c in yaml.safe_load(path.read_text())["columns"] if c["column_name"] == "rep_email"
+    )
+    assert (fixed["groupby"], fixed["filterable"]) == (False, False)
+    again = sc.sync_superset_columns(False, catalogue, {"activities": path}, _manifest())
+    assert not any("rep_email" in detail for drift in again for detail in drift.details)
 
 
 def test_drill_to_detail_on_activities_reads_as_a_record():
