@@ -19,7 +19,7 @@ from dagster import (
     multi_asset_check,
 )
 
-from dagster_project.resources import WAREHOUSE_POOL
+from dagster_project.resources import WAREHOUSE_POOL, RefreshLockResource
 from ingestion.extracts import extracts_of
 from ingestion.pipeline import SYSTEMS
 from pilotage.quality import DeliveryResult, validate_deliveries
@@ -57,7 +57,7 @@ def _delivery_check(settings: Settings, system: str):
     ]
 
     @multi_asset_check(specs=specs, name=f"{system}_{CHECK_NAME}", pool=WAREHOUSE_POOL)
-    def _check(context: AssetCheckExecutionContext):
+    def _check(context: AssetCheckExecutionContext, refresh_lock: RefreshLockResource):
         report = validate_deliveries(
             settings.warehouse_path,
             system,

@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from dagster_project.resources import WAREHOUSE_POOL
+from dagster_project.resources import WAREHOUSE_POOL, RefreshLockResource
 from ingestion.pipeline import SYSTEMS, load, make_pipeline, source_for
 from ingestion.quarantine import QUARANTINE_TABLE, list_quarantine, quarantine_counts
 from pilotage.settings import Settings
@@ -42,7 +42,11 @@ def _load_asset(system: str, settings: Settings):
         dagster_dlt_translator=PilotageDltTranslator(),
         pool=WAREHOUSE_POOL,
     )
-    def _load(context: AssetExecutionContext, dlt: DagsterDltResource):
+    def _load(
+        context: AssetExecutionContext,
+        dlt: DagsterDltResource,
+        refresh_lock: RefreshLockResource,  # held for the whole run, first step to last
+    ):
         # A fresh source every run: dlt alters the schema of the source object it ran
         # (dagster-io/dagster#34052), so a second run of the same object would fail.
         source = source_for(system, settings)

@@ -2,9 +2,17 @@
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-full_refresh_job = define_asset_job(
-    name="full_refresh",
-    selection=AssetSelection.all(),
-    executor_def=in_process_executor,
-    description="Load the CRM and ERP extracts, build the dbt models, run the checks, publish.",
-)
+from dagster_project.resources import WAREHOUSE_TAG
+from pilotage.settings import Settings
+
+
+def build_full_refresh_job(settings: Settings):
+    """The full refresh of this warehouse. Its tag is the run queue's concurrency key
+    (dagster.yaml: one run per warehouse at a time); the refresh lock covers in-process runs."""
+    return define_asset_job(
+        name="full_refresh",
+        selection=AssetSelection.all(),
+        executor_def=in_process_executor,
+        tags={WAREHOUSE_TAG: str(settings.warehouse_path)},
+        description="Load the CRM and ERP extracts, build the dbt models, run the checks, publish.",
+    )

@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from dagster_project.resources import WAREHOUSE_POOL
+from dagster_project.resources import WAREHOUSE_POOL, RefreshLockResource
 from pilotage.publish import publish
 from pilotage.settings import SERVED_SCHEMAS, Settings
 
@@ -21,7 +21,9 @@ def build_publish_asset(settings: Settings, served_keys: list[AssetKey]):
             "swapped in atomically. Blocking checks upstream keep failed data out of it."
         ),
     )
-    def serving_db(context: AssetExecutionContext) -> MaterializeResult:
+    def serving_db(
+        context: AssetExecutionContext, refresh_lock: RefreshLockResource
+    ) -> MaterializeResult:
         result = publish(
             settings.warehouse_path, settings.serving_path, SERVED_SCHEMAS, settings.as_of
         )

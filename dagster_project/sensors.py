@@ -15,7 +15,6 @@ from dagster import (
     sensor,
 )
 
-from dagster_project.jobs import full_refresh_job
 from pilotage.settings import Settings
 
 
@@ -29,18 +28,20 @@ def landing_fingerprint(landing_dir: Path) -> dict[str, list[float]]:
     }
 
 
-def _last_successful_refresh_start(context: SensorEvaluationContext) -> float:
+def _last_successful_refresh_start(context: SensorEvaluationContext, job_name: str) -> float:
     records = context.instance.get_run_records(
-        filters=RunsFilter(job_name=full_refresh_job.name, statuses=[DagsterRunStatus.SUCCESS]),
+        filters=RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.SUCCESS]),
         limit=1,
     )
     return records[0].start_time or 0.0 if records else 0.0
 
 
-def build_landing_sensor(settings: Settings):
+def build_landing_sensor(settings: Settings, job):
+    """Refresh ``job`` when extract files land."""
+
     @sensor(
         name="landing_files_sensor",
-        job=full_refresh_job,
+        job=job,
         minimum_interval_seconds=30,
         default_status=DefaultSensorStatus.RUNNING,
         description=f"Refreshes when extract files appear or change under {settings.landing_dir}.",
@@ -54,7 +55,7 @@ def build_landing_sensor(settings: Settings):
             changed = sorted(path for path, meta in current.items() if seen.get(path) != meta)
         else:
             # First tick: only files newer than the last successful refresh are news.
-            since = _last_successful_refresh_start(context)
+            since = _last_successful_refresh_start(context, job.name)
             changed = sorted(path for path, (_, mtime) in current.items() if mtime > since)
         cursor = json.dumps(current, sort_keys=True)
         if not changed:

@@ -12,7 +12,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dagster_project.resources import WAREHOUSE_POOL, dbt_environment
+from dagster_project.resources import WAREHOUSE_POOL, RefreshLockResource, dbt_environment
 from pilotage.dbt import vars_args
 from pilotage.settings import DBT_PROJECT_DIR, Settings
 
@@ -46,7 +46,9 @@ def build_dbt_assets(settings: Settings):
         ),
         pool=WAREHOUSE_POOL,
     )
-    def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    def dbt_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, refresh_lock: RefreshLockResource
+    ):
         # Unit tests check the models' SQL on fixed inputs, not the data: they run in CI (make
         # test builds the project with them on DuckDB and PostgreSQL), not on every refresh.
         with dbt_environment(settings):

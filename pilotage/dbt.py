@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pilotage.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 if TYPE_CHECKING:
     from pilotage.settings import Settings
+
+
+# dbt's partial-parsing state, next to the manifest in the target folder.
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 class DbtError(RuntimeError):
@@ -32,7 +39,8 @@ def vars_args(settings: Settings | None) -> list[str]:
     return ["--vars", json.dumps(dbt_vars(settings))] if settings is not None else []
 
 
-DBT_PROGRAM = (sys.executable, "-m", "dbt.cli.main")
+# dbt through pilotage.dbt_child: it dies with the process that started it.
+DBT_PROGRAM = (sys.executable, "-m", "pilotage.dbt_child")
 
 
 def run_dbt(
@@ -57,9 +65,24 @@ def run_dbt(
 
 def parse_project(settings: Settings | None = None) -> None:
     """A fresh dbt/target/manifest.json: Dagster reads it, and a stale one misses new models
-    (the run then fails with a KeyError on the model)."""
+    (the run then fails with a KeyError on the model).
+
+    dbt parses into a target folder of this run's own, and the manifest then replaces the shared
+    one in one atomic rename: two refreshes starting together both read a whole manifest (they
+    failed with a JSON decode error when each wrote the shared file as the other read it). The
+    partial-parse state goes along, so that the next parse only re-reads what changed."""
     env = settings.subprocess_env() if settings else None
-    run_dbt(["parse", "--quiet", *vars_args(settings)], env)
+    shared = DBT_PROJECT_DIR / "target"
+    shared.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="parse-", dir=shared) as own:
+        own = Path(own)
+        state = shared / PARTIAL_PARSE_FILE
+        if state.exists():
+            shutil.copyfile(state, own / PARTIAL_PARSE_FILE)
+        run_dbt(["parse", "--quiet", "--target-path", str(own), *vars_args(settings)], env)
+        for name in (PARTIAL_PARSE_FILE, "manifest.json"):  # the manifest last: it is read
+            if (own / name).exists():
+                os.replace(own / name, shared / name)
 
 
 def check_project(settings: Settings) -> subprocess.CompletedProcess:

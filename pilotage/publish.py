@@ -69,7 +69,7 @@ def publish(
         )
     # Private whatever the caller's umask: only the pipeline's (and Superset's) user reads it.
     serving_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _remove_crashed_staging_files(serving_path)
+    remove_crashed_staging_files(serving_path)
     # Same directory as the served file, so os.replace is an atomic rename on one filesystem.
     # Named after this host and process: publishers sharing the folder (containers) never meet.
     staging_path = serving_path.with_name(
@@ -128,7 +128,7 @@ def publish(
     return PublishResult(serving_path, row_counts, published_at)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
@@ -138,7 +138,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove_crashed_staging_files(serving_path: Path) -> list[Path]:
+def remove_crashed_staging_files(serving_path: Path) -> list[Path]:
     """Remove the staging files (and their .wal) of publishers on this host that died before
     their os.replace: a crash (kill -9, power cut) leaves them forever otherwise. A live
     publisher's are kept; so are another host's, whose processes this one cannot see (a name
@@ -150,7 +150,7 @@ def _remove_crashed_staging_files(serving_path: Path) -> list[Path]:
         if not name.endswith(STAGING_SUFFIX):
             continue
         owner, _, pid = name[len(prefix) : -len(STAGING_SUFFIX)].rpartition(".")
-        if not pid.isdigit() or owner not in ("", host) or _alive(int(pid)):
+        if not pid.isdigit() or owner not in ("", host) or process_alive(int(pid)):
             continue
         path.unlink(missing_ok=True)
         removed.append(path)

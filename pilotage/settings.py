@@ -43,6 +43,8 @@ DEFAULT_SUPERSET_URL = "http://127.0.0.1:8088"
 # Every hour from 07:00 to 19:00, Monday to Friday, in the company's time zone.
 DEFAULT_REFRESH_CRON = "0 7-19 * * 1-5"
 DEFAULT_TIMEZONE = "Europe/Paris"
+# A refresh waits up to an hour (a run's max_runtime_seconds in dagster.yaml) for the one before.
+DEFAULT_REFRESH_WAIT_SECONDS = 3600
 ENVIRONMENTS = ("demo", "production")
 # The dashboards' languages: Superset's UI and the KPI catalogue's labels (dbt/kpis.yml).
 LANGUAGES = ("en", "fr")
@@ -92,6 +94,9 @@ class Settings:
     landing_config: Path | None = None
     # DAGSTER_HOME: Dagster's run history and instance config (<data_dir>/dagster_home).
     dagster_home: Path | None = None
+    # PILOTAGE_REFRESH_WAIT_SECONDS: how long a refresh waits for the one in progress on the
+    # same warehouse before it gives up (one refresh at a time, pilotage/refresh_lock.py).
+    refresh_wait_seconds: int = DEFAULT_REFRESH_WAIT_SECONDS
 
     @property
     def dlt_pipelines_dir(self) -> Path:
@@ -123,6 +128,7 @@ class Settings:
             "PILOTAGE_SUPERSET_VENV": str(self.superset_venv),
             "PILOTAGE_REFRESH_CRON": self.refresh_cron,
             "PILOTAGE_TIMEZONE": self.timezone,
+            "PILOTAGE_REFRESH_WAIT_SECONDS": str(self.refresh_wait_seconds),
         }
         optional = {
             "PILOTAGE_ERP_DATABASE_URL": self.erp_database_url,
@@ -219,6 +225,15 @@ def parse_language(value: str | None) -> str:
     return name
 
 
+def parse_seconds(name: str, value: str | None) -> int:
+    """A whole number of seconds, 0 or more (default: DEFAULT_REFRESH_WAIT_SECONDS)."""
+    if value is None or not value.strip():
+        return DEFAULT_REFRESH_WAIT_SECONDS
+    if not value.strip().isdigit():
+        raise ValueError(f"{name}={value!r} is not a whole number of seconds (e.g. 600)")
+    return int(value)
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value).expanduser().resolve() if value and value.strip() else None
 
@@ -263,4 +278,7 @@ def load_settings(
         erp_database_schema=_text(env.get("PILOTAGE_ERP_DATABASE_SCHEMA")),
         landing_config=_path(env.get("PILOTAGE_LANDING_CONFIG")),
         dagster_home=_path(env.get("DAGSTER_HOME")),
+        refresh_wait_seconds=parse_seconds(
+            "PILOTAGE_REFRESH_WAIT_SECONDS", env.get("PILOTAGE_REFRESH_WAIT_SECONDS")
+        ),
     )

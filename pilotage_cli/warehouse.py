@@ -3,6 +3,8 @@ the gates, publish the serving file, and `demo`, all of it on demo data."""
 
 from __future__ import annotations
 
+import dataclasses
+import getpass
 import re
 import sys
 import time
@@ -128,16 +130,32 @@ def dbt_parse(quiet: bool) -> None:
 @click.command()
 @AS_OF
 @DATA_DIR
-def refresh(as_of: str | None, data_dir: str | None) -> None:
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.IntRange(min=0),
+    metavar="SECONDS",
+    help="How long to wait for a refresh of the same warehouse already running (started by "
+    "the schedule, the landing sensor or someone else) before giving up. "
+    "Default: $PILOTAGE_REFRESH_WAIT_SECONDS, else 3600; 0 gives up at once.",
+)
+def refresh(as_of: str | None, data_dir: str | None, wait_seconds: int | None) -> None:
     """Run the full refresh as a Dagster job: load extracts (dlt), build the models and run their
     tests (dbt: the gates and the warnings), validate the deliveries (Great Expectations, warnings
     only) and publish the serving file. The source systems read are $PILOTAGE_SOURCES (crm,erp).
+
+    One refresh at a time per warehouse: if another is running, this one waits for it (saying
+    which run it waits for), up to --wait seconds. Killing a refresh stops its dbt too; the
+    next refresh cleans up what a crashed one left.
 
     The run is recorded in $DAGSTER_HOME (default: <data dir>/dagster_home), so it shows in the
     Dagster UI. A failing blocking check stops the run before publishing: dashboards keep the
     last good data.
     """
-    run_refresh(settings_for(as_of, data_dir))
+    settings = settings_for(as_of, data_dir)
+    if wait_seconds is not None:
+        settings = dataclasses.replace(settings, refresh_wait_seconds=wait_seconds)
+    run_refresh(settings)
 
 
 def has_extracts(settings: Settings) -> bool:
@@ -170,6 +188,7 @@ def run_refresh(settings: Settings) -> None:
     from dagster import DagsterInstance
 
     from dagster_project.definitions import build_definitions
+    from dagster_project.resources import TRIGGER_TAG
 
     started = time.monotonic()
     defs = build_definitions(settings)
@@ -177,11 +196,15 @@ def run_refresh(settings: Settings) -> None:
         result = defs.resolve_job_def("full_refresh").execute_in_process(
             instance=instance,
             raise_on_error=False,
+            tags={TRIGGER_TAG: f"pilotage refresh by {getpass.getuser()}"},
             # Step progress, not Dagster's debug event stream (the full log is in the UI).
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     elapsed = time.monotonic() - started
     if not result.success:
+        refused = _refusal(result.all_events)
+        if refused:
+            fail(f"{refused} Nothing was refreshed (run id {result.run_id}).")
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
         fail(
             f"The refresh failed after {elapsed:.0f} s (steps: {', '.join(failed) or 'see log'}). "
@@ -191,6 +214,18 @@ def run_refresh(settings: Settings) -> None:
     click.secho(
         f"    refresh done in {elapsed:.0f} s, published {settings.serving_path}", fg="green"
     )
+
+
+def _refusal(events) -> str | None:
+    """The message of a run that never got the warehouse: another refresh held it too long, or
+    another program holds the DuckDB file (pilotage/refresh_lock.py)."""
+    for event in events:
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None:
+            if error.cls_name in ("RefreshBusy", "WarehouseLocked"):
+                return error.message.split(": ", 1)[-1].strip()
+            error = error.cause
+    return None
 
 
 @click.command()
