@@ -275,10 +275,11 @@ def backup(settings: Settings, archive: Path, progress: Progress = print) -> dic
         if where.metadata_engine == "postgresql":
             engine = "postgresql"
             progress("dumping Superset's metadata from PostgreSQL (pg_dump)")
+            pg_dump = _pg_tool("pg_dump")
             conninfo, env = _pg_command(where.metadata_uri or "")
             (staging / SUPERSET_PGDUMP).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             _run_pg(
-                [_pg_tool("pg_dump"), "--format=custom", "--no-owner"]
+                [pg_dump, "--format=custom", "--no-owner"]
                 + ["--file", str(staging / SUPERSET_PGDUMP), "--dbname", conninfo],
                 env,
                 "pg_dump of Superset's metadata",

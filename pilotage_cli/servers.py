@@ -221,7 +221,12 @@ def stop_process_groups(
         if not left:
             break
         if signum is not None:
-            echo(f"    {len(left)} process group(s) still running after {grace:.0f} s: killing")
+            names = ", ".join(
+                f"{Path(str(proc.args[0])).name} (group {proc.pid})"
+                for proc in processes
+                if proc.pid in left
+            )
+            echo(f"    still running after {grace:.0f} s, killed: {names}")
             for pgid in left:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pgid, signum)

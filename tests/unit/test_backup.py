@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import sqlite3
 import stat
 import subprocess
@@ -16,10 +17,12 @@ import tarfile
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
 from pilotage import backup
 from pilotage.publish import publish
 from pilotage.settings import Settings
+from pilotage_cli import main
 from tests.conftest import AS_OF
 
 
@@ -246,3 +249,28 @@ def test_missing_postgresql_tools_say_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(backup.BackupError, match=r"pg_dump is not installed.*postgresql-client"):
         backup.backup(source, tmp_path / "b.tar.gz", progress=lambda _m: None)
     assert not list(tmp_path.glob("b.tar.gz*"))
+
+
+@pytest.fixture
+def umask():
+    """The CLI makes this process's umask private (settings_for): give the old one back."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)
+
+
+def test_the_commands_report_refusals_as_errors(tmp_path, umask):
+    source = _installation(tmp_path / "source")
+    runner = CliRunner()
+    archive = tmp_path / "b.tar.gz"
+    result = runner.invoke(main, ["backup", str(archive), "--data-dir", str(source.data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "copying the warehouse" in result.output and "backup done" in result.output
+    archive.write_bytes(archive.read_bytes()[:-200])  # the end of the transfer lost
+    result = runner.invoke(main, ["restore", str(archive), "--data-dir", str(tmp_path / "new")])
+    assert result.exit_code == 1
+    assert "b.tar.gz is damaged or truncated" in result.output, result.output
+    assert "Nothing was changed" in result.output
+    result = runner.invoke(main, ["backup", "--data-dir", str(tmp_path / "empty")])
+    assert result.exit_code == 1 and "No warehouse at" in result.output, result.output

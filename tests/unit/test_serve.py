@@ -85,7 +85,7 @@ def test_stop_ends_every_process_of_the_groups_promptly():
         assert _alive(polite.pid) == [] and _alive(stubborn.pid) == []
         assert polite.returncode is not None and stubborn.returncode == -9
         assert 1.5 <= elapsed < 5, f"stopped in {elapsed:.1f} s"
-        assert messages == ["    1 process group(s) still running after 2 s: killing"]
+        assert messages == [f"    still running after 2 s, killed: sh (group {stubborn.pid})"]
     finally:
         for proc in (polite, stubborn):
             if _alive(proc.pid):
