@@ -44,6 +44,7 @@ from pathlib import Path
 
 import duckdb
 
+from pilotage.publish import _alive
 from pilotage.settings import Settings, make_private
 
 FORMAT = 1
@@ -188,6 +189,17 @@ def _sqlite_copy(source: Path, target: Path) -> None:
         src.close()
 
 
+def _staging(folder: Path, kind: str) -> Path:
+    """A private staging folder ``.pilotage-<kind>-<pid>-<random>`` in ``folder``, after
+    removing those a backup or restore that died (kill -9, power cut) left there."""
+    prefix = f".pilotage-{kind}-"
+    for leftover in folder.glob(f"{prefix}*"):
+        pid = leftover.name[len(prefix) :].split("-", 1)[0]
+        if leftover.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=folder))
+
+
 # ---------------------------------------------------------------------------------------------
 # Backup
 # ---------------------------------------------------------------------------------------------
@@ -262,7 +274,7 @@ def backup(settings: Settings, archive: Path, progress: Progress = print) -> dic
             "`pilotage publish`), then back up."
         )
     notes: list[str] = []
-    staging = Path(tempfile.mkdtemp(prefix=f".{archive.name}.", dir=archive.parent))
+    staging = _staging(archive.parent, "backup")
     try:
         progress(f"copying the warehouse {where.warehouse} (read lock held: no refresh writes it)")
         names = _copy_warehouse(where.warehouse, staging / WAREHOUSE)
@@ -349,21 +361,20 @@ def backup(settings: Settings, archive: Path, progress: Progress = print) -> dic
 
         total = sum(f["bytes"] for f in files.values())
         progress(f"writing {archive} ({_size(total)} before compression)")
-        partial = archive.with_name(archive.name + ".partial")
+        # Written in the staging folder (same file system), renamed when complete: no
+        # half-written archive ever bears the archive's name.
+        partial = staging / f".archive-{archive.name}"
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with (
-                os.fdopen(fd, "wb") as raw,
-                tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar,
-            ):
-                for name in [MANIFEST, *names]:  # the manifest first: read before the rest
-                    tar.add(staging / name, arcname=name, recursive=False)
-            with open(partial, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(partial, archive)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        with (
+            os.fdopen(fd, "wb") as raw,
+            tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar,
+        ):
+            for name in [MANIFEST, *names]:  # the manifest first: read before the rest
+                tar.add(staging / name, arcname=name, recursive=False)
+            raw.flush()
+        with open(partial, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, archive)
         make_private(archive)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -462,7 +473,10 @@ def _check_engine(where: Locations, manifest: dict) -> None:
 
 def _occupied(where: Locations, targets: dict[str, Path]) -> list[str]:
     found = []
-    if where.data_dir.exists() and any(where.data_dir.iterdir()):
+    # A killed restore's staging folder does not count: the next restore removes it.
+    if where.data_dir.exists() and any(
+        not p.name.startswith(".pilotage-restore-") for p in where.data_dir.iterdir()
+    ):
         found.append(f"the data folder {where.data_dir} is not empty")
     found += [str(path) for path in targets.values() if path.exists()]
     return found
@@ -573,7 +587,7 @@ def restore(
             "(stop `pilotage serve` and any refresh first)."
         )
     where.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=where.data_dir))
+    staging = _staging(where.data_dir, "restore")
     try:
         progress(f"extracting into {staging}")
         _extract(archive, manifest, staging, progress)

@@ -117,6 +117,8 @@ def test_backup_then_restore_gives_the_same_installation_back(tmp_path):
     assert any("warehouse" in m for m in messages), messages
 
     target = _settings(tmp_path / "restored")
+    # What a killed restore left does not make the folder "not empty"; it is cleaned up.
+    (target.data_dir / ".pilotage-restore-999999999-abc").mkdir(parents=True)
     backup.restore(target, archive, progress=messages.append)
     query = "select count(*), sum(revenue) from marts.kpi"
     assert _rows(target.warehouse_path, query) == [(500, sum(i * 2.5 for i in range(500)))]
@@ -139,7 +141,7 @@ def test_backup_then_restore_gives_the_same_installation_back(tmp_path):
     history.close()
     for path in (target.warehouse_path, target.serving_path, secrets):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    assert not list(target.data_dir.glob(".restore-*")), "the staging folder is removed"
+    assert not list(target.data_dir.glob(".pilotage-*")), "the staging folder is removed"
 
 
 def test_restore_refuses_a_non_empty_data_dir_unless_forced(tmp_path):
@@ -155,8 +157,12 @@ def test_restore_refuses_a_non_empty_data_dir_unless_forced(tmp_path):
     # A stale WAL of another warehouse would be replayed onto the restored one: removed.
     stale_wal = target.data_dir / "warehouse.duckdb.wal"
     stale_wal.write_bytes(b"garbage")
+    # So would the staging folders of a restore that was killed (its pid is not running).
+    dead = target.data_dir / ".pilotage-restore-999999999-abc"
+    (dead / "warehouse").mkdir(parents=True)
     backup.restore(target, archive, force=True, progress=lambda _m: None)
     assert not stale_wal.exists()
+    assert not dead.exists()
     assert _rows(target.warehouse_path, "select count(*) from marts.kpi") == [(500,)]
     assert (target.data_dir / "notes.txt").read_text() == "mine"
 
@@ -239,7 +245,7 @@ def test_backup_refuses_while_a_refresh_writes_the_warehouse(tmp_path):
     finally:
         writer.kill()
         writer.wait()
-    assert not list(tmp_path.glob("b.tar.gz*")) and not list(tmp_path.glob(".b.tar.gz.*"))
+    assert not list(tmp_path.glob("b.tar.gz*")) and not list(tmp_path.glob(".pilotage-*"))
 
 
 def test_missing_postgresql_tools_say_what_to_install(tmp_path, monkeypatch):
