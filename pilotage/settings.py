@@ -189,6 +189,13 @@ def with_superset_port(
     return dataclasses.replace(settings, superset_url=f"http://127.0.0.1:{port}")
 
 
+def as_of_pinned(as_of: str | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether "today" is a fixed day (the --as-of option ``as_of`` or PILOTAGE_AS_OF) rather than
+    the real date, which a long-running ``serve`` must then follow from one day to the next."""
+    env = os.environ if environ is None else environ
+    return bool(_text(as_of) or _text(env.get("PILOTAGE_AS_OF")))
+
+
 def parse_as_of(value: str | None) -> dt.date:
     """The as-of date for pacing: an ISO date, or today when unset."""
     if not value:

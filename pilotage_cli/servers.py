@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from pilotage.settings import PROJECT_ROOT, Settings, with_superset_port
+from pilotage.settings import PROJECT_ROOT, Settings, as_of_pinned, with_superset_port
 from pilotage_cli.app import (
     AS_OF,
     DATA_DIR,
@@ -75,12 +75,15 @@ def serve(superset_port: int, dagster_port: int, as_of: str | None, data_dir: st
     Superset comes first and stays up when Dagster is slow to start or stops: the dashboards are
     served meanwhile, and what happened to Dagster is reported (log: <data dir>/logs/dagster.log).
     --as-of is the day the runs launched by the schedule and the sensor compute pacing for (give
-    the demo's day to keep refreshing a demo built for another day). The cache warm-up after each
+    the demo's day to keep refreshing a demo built for another day; without it and without
+    PILOTAGE_AS_OF each run uses its own real date). The cache warm-up after each
     refresh calls $PILOTAGE_SUPERSET_URL, else Superset on --superset-port.
 
     Ctrl-C or SIGTERM stops both, with every process they started.
     """
-    run_servers(settings_for(as_of, data_dir), superset_port, dagster_port)
+    run_servers(
+        settings_for(as_of, data_dir), superset_port, dagster_port, pin_as_of=as_of_pinned(as_of)
+    )
 
 
 # Readiness: generous (a loaded machine takes minutes), with progress every PROGRESS_EVERY s.
@@ -238,16 +241,27 @@ def stop_process_groups(
             proc.wait(timeout=1)
 
 
-def dagster_spec(settings: Settings, port: int) -> tuple[list[str], dict[str, str]]:
+def dagster_spec(
+    settings: Settings, port: int, pin_as_of: bool = True
+) -> tuple[list[str], dict[str, str]]:
     """The `dagster dev` command and its environment: the settings (the --as-of day, the
-    Superset address for the cache warm-up, DAGSTER_HOME) that the code location reads."""
+    Superset address for the cache warm-up, DAGSTER_HOME) that the code location reads.
+
+    Without ``pin_as_of`` (no --as-of, no PILOTAGE_AS_OF) "today" is left out: each run computes
+    pacing for its own real date, not for the day `serve` started weeks ago."""
     command = [str(Path(sys.executable).with_name("dagster")), "dev"]
     command += ["-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(port)]
-    return command, settings.subprocess_env()
+    env = settings.subprocess_env()
+    if not pin_as_of:
+        env.pop("PILOTAGE_AS_OF", None)
+    return command, env
 
 
-def run_servers(settings: Settings, superset_port: int, dagster_port: int | None) -> None:
-    """Superset, and with a port the Dagster UI and daemon, until Ctrl-C or `kill`."""
+def run_servers(
+    settings: Settings, superset_port: int, dagster_port: int | None, pin_as_of: bool = True
+) -> None:
+    """Superset, and with a port the Dagster UI and daemon, until Ctrl-C or `kill`.
+    ``pin_as_of``: Dagster's runs use ``settings.as_of`` (else each run's real date)."""
     from pilotage import superset_admin, superset_api
 
     settings = with_superset_port(settings, superset_port)
@@ -281,12 +295,13 @@ def run_servers(settings: Settings, superset_port: int, dagster_port: int | None
         if dagster_port:
             prepare_dagster_home(settings)
             prepare_dbt(settings, quiet=True)
+            today = settings.as_of if pin_as_of else "each run's date"
             step(
-                f"starting Dagster on http://127.0.0.1:{dagster_port} (as of {settings.as_of}; "
+                f"starting Dagster on http://127.0.0.1:{dagster_port} (as of {today}; "
                 f"log: {logs}/dagster.log)"
             )
             dagster_log = open(logs / "dagster.log", "ab")  # noqa: SIM115
-            command, env = dagster_spec(settings, dagster_port)
+            command, env = dagster_spec(settings, dagster_port, pin_as_of)
             dagster_proc = subprocess.Popen(
                 command,
                 cwd=PROJECT_ROOT,

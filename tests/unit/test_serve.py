@@ -38,7 +38,9 @@ def test_the_cache_warm_up_follows_the_superset_port_unless_set(tmp_path):
 def test_serve_as_of_and_port_reach_the_dagster_child(tmp_path, monkeypatch, umask):
     captured = {}
     monkeypatch.setattr(
-        servers, "run_servers", lambda settings, *ports: captured.update(settings=settings)
+        servers,
+        "run_servers",
+        lambda settings, *ports, pin_as_of: captured.update(settings=settings, pin=pin_as_of),
     )
     monkeypatch.delenv("PILOTAGE_SUPERSET_URL", raising=False)
     monkeypatch.delenv("PILOTAGE_AS_OF", raising=False)
@@ -48,7 +50,8 @@ def test_serve_as_of_and_port_reach_the_dagster_child(tmp_path, monkeypatch, uma
     )
     assert result.exit_code == 0, result.output
     settings = with_superset_port(captured["settings"], 18201)
-    command, env = servers.dagster_spec(settings, 18202)
+    assert captured["pin"]
+    command, env = servers.dagster_spec(settings, 18202, captured["pin"])
     assert env["PILOTAGE_AS_OF"] == "2026-11-15"  # sensor and schedule runs: the demo's day
     assert env["PILOTAGE_SUPERSET_URL"] == "http://127.0.0.1:18201"
     assert env["PILOTAGE_DATA_DIR"] == str(tmp_path.resolve())
@@ -168,3 +171,24 @@ def test_superset_that_stops_is_an_error(tmp_path):
     superset = servers.Service("Superset", dead, "http://127.0.0.1:9/health", tmp_path / "s.log")
     with pytest.raises(servers.ServeError, match=r"Superset stopped \(exit code 4\): see .*s\.log"):
         servers.supervise(superset, None, lambda _m: None, poll=0.1)
+
+
+def test_without_as_of_dagster_runs_follow_the_real_date(tmp_path, monkeypatch, umask):
+    """A `serve` that runs for weeks: no day is pinned for Dagster's runs, each uses its own."""
+    captured = {}
+    monkeypatch.setattr(
+        servers,
+        "run_servers",
+        lambda settings, *ports, pin_as_of: captured.update(settings=settings, pin=pin_as_of),
+    )
+    monkeypatch.delenv("PILOTAGE_AS_OF", raising=False)
+    result = CliRunner().invoke(main, ["serve", "--data-dir", tmp_path])
+    assert result.exit_code == 0, result.output
+    assert captured["pin"] is False
+    _command, env = servers.dagster_spec(captured["settings"], 18202, captured["pin"])
+    assert "PILOTAGE_AS_OF" not in env and env["PILOTAGE_DATA_DIR"] == str(tmp_path.resolve())
+    # PILOTAGE_AS_OF in the environment pins the day as --as-of does.
+    monkeypatch.setenv("PILOTAGE_AS_OF", "2026-11-15")
+    assert CliRunner().invoke(main, ["serve", "--data-dir", tmp_path]).exit_code == 0
+    assert captured["pin"] is True
+    assert servers.dagster_spec(captured["settings"], 1, True)[1]["PILOTAGE_AS_OF"] == "2026-11-15"
