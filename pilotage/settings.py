@@ -20,6 +20,7 @@ to: they get ``Settings.subprocess_env()``, an explicit environment built from t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -181,6 +182,24 @@ def private_data(settings: Settings) -> None:
         settings.serving_path.parent,
         settings.serving_path,
     )
+
+
+def with_superset_port(
+    settings: Settings, port: int, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """The settings of a ``serve`` that starts Superset on ``port``: the cache warm-up (Dagster's
+    superset asset) calls PILOTAGE_SUPERSET_URL when it is set, else that port on 127.0.0.1."""
+    env = os.environ if environ is None else environ
+    if _text(env.get("PILOTAGE_SUPERSET_URL")):
+        return settings
+    return dataclasses.replace(settings, superset_url=f"http://127.0.0.1:{port}")
+
+
+def as_of_pinned(as_of: str | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether "today" is a fixed day (the --as-of option ``as_of`` or PILOTAGE_AS_OF) rather than
+    the real date, which a long-running ``serve`` must then follow from one day to the next."""
+    env = os.environ if environ is None else environ
+    return bool(_text(as_of) or _text(env.get("PILOTAGE_AS_OF")))
 
 
 def parse_as_of(value: str | None) -> dt.date:

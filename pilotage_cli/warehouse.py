@@ -11,7 +11,7 @@ import time
 
 import click
 
-from pilotage.settings import SERVED_SCHEMAS, Settings
+from pilotage.settings import SERVED_SCHEMAS, Settings, as_of_pinned
 from pilotage_cli.app import (
     AS_OF,
     DATA_DIR,
@@ -339,4 +339,4 @@ def demo(
     bootstrap_superset(settings)
     click.secho(f"demo ready in {time.monotonic() - started:.0f} s", fg="green", bold=True)
     if not no_serve:
-        run_servers(settings, 8088, 3000)
+        run_servers(settings, 8088, 3000, pin_as_of=as_of_pinned(as_of))
