@@ -206,7 +206,7 @@ def check_warehouse_free(warehouse_path: Path) -> None:
         who = f"{held.group(1)} (pid {held.group(2)})" if held else "another process"
         raise WarehouseLocked(
             f"The warehouse {warehouse_path} is open in {who}, which is not a refresh. Close it "
-            "(a DuckDB shell, a notebook or a tool connected to the file), then run the refresh "
+            "(a DuckDB shell, a notebook or a tool connected to the file), then try "
             f"again. DuckDB said: {exc}"
         ) from exc
 

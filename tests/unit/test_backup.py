@@ -5,6 +5,7 @@ tests/e2e/test_backup.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 
 from pilotage import backup
 from pilotage.publish import publish
+from pilotage.refresh_lock import RefreshBusy, WarehouseLocked, refresh_lock
 from pilotage.settings import Settings
 from pilotage_cli import main
 from tests.conftest import AS_OF
@@ -225,7 +227,7 @@ def test_an_archive_without_manifest_is_not_a_backup(tmp_path):
         backup.read_manifest(future)
 
 
-def test_backup_refuses_while_a_refresh_writes_the_warehouse(tmp_path):
+def test_backup_refuses_while_another_program_writes_the_warehouse(tmp_path):
     source = _installation(tmp_path / "source")
     writer = subprocess.Popen(
         [
@@ -240,12 +242,29 @@ def test_backup_refuses_while_a_refresh_writes_the_warehouse(tmp_path):
     )
     try:
         assert writer.stdout.readline().strip() == "open"
-        with pytest.raises(backup.BackupError, match=r"is being written \(a refresh is running"):
+        with pytest.raises(WarehouseLocked, match=rf"is open in .* \(pid {writer.pid}\)"):
             backup.backup(source, tmp_path / "b.tar.gz", progress=lambda _m: None)
     finally:
         writer.kill()
         writer.wait()
     assert not list(tmp_path.glob("b.tar.gz*")) and not list(tmp_path.glob(".pilotage-*"))
+
+
+def test_backup_waits_for_the_refresh_in_progress_then_gives_up_naming_it(tmp_path):
+    source = dataclasses.replace(_installation(tmp_path / "source"), refresh_wait_seconds=1)
+    with refresh_lock(
+        source.warehouse_path,
+        source.serving_path,
+        run_id="a-refresh",
+        trigger="schedule working_hours_refresh",
+        wait_seconds=0,
+    ):
+        messages: list[str] = []
+        # A second open of the lock file: taken, even in this process (flock is per open file).
+        with pytest.raises(RefreshBusy, match=r"run a-refresh \(schedule working_hours_refresh\)"):
+            backup.backup(source, tmp_path / "b.tar.gz", progress=messages.append)
+    assert any("waiting for the refresh in progress" in m for m in messages), messages
+    assert not list(tmp_path.glob("b.tar.gz*"))
 
 
 def test_missing_postgresql_tools_say_what_to_install(tmp_path, monkeypatch):
