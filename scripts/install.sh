@@ -45,16 +45,22 @@ echo "==> environments ready (DuckDB $pipeline_duckdb in both)"
 # The browser tests (tests/e2e/test_browser.py) and scripts/benchmark_dashboards.py drive the
 # system's Chromium through Playwright: Debian's package, never a browser Playwright downloads.
 # Its colour emoji font draws the podium medals and badges the way an office TV's browser does.
+# The production profile's reverse proxy (docker/proxy/, docker-compose.yml) is Debian's nginx,
+# rendered with envsubst and openssl: tests/e2e/test_proxy.py runs it here as a local process.
 CHROMIUM="${PILOTAGE_CHROMIUM:-/usr/bin/chromium}"
 EMOJI_FONT=/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 packages=()
 [ -x "$CHROMIUM" ] || packages+=(chromium)
 [ -f "$EMOJI_FONT" ] || ! command -v apt-get >/dev/null 2>&1 || packages+=(fonts-noto-color-emoji)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || packages+=(nginx)
+command -v envsubst >/dev/null 2>&1 || packages+=(gettext-base)
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 if [ "${#packages[@]}" -gt 0 ]; then
     apt_install=(apt-get install -y --no-install-recommends "${packages[@]}")
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "No Chromium at $CHROMIUM and no apt-get here: install Chromium and point" >&2
-        echo "PILOTAGE_CHROMIUM at its executable (the browser tests need it)." >&2
+        echo "Missing ${packages[*]} and no apt-get here: install them (Chromium: point" >&2
+        echo "PILOTAGE_CHROMIUM at its executable; the browser tests need it, the proxy test" >&2
+        echo "needs nginx, envsubst and openssl)." >&2
         exit 1
     elif [ "$(id -u)" -eq 0 ]; then
         sudo=()
@@ -66,7 +72,7 @@ if [ "${#packages[@]}" -gt 0 ]; then
         echo "then re-run make install (or point PILOTAGE_CHROMIUM at a Chromium executable)." >&2
         exit 1
     fi
-    echo "==> installing Debian's ${packages[*]} for the browser tests: ${sudo[*]:+${sudo[*]} }${apt_install[*]}"
+    echo "==> installing Debian's ${packages[*]} for the browser and proxy tests: ${sudo[*]:+${sudo[*]} }${apt_install[*]}"
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "${apt_install[@]}" -qq
     if [ ! -x "$CHROMIUM" ]; then
@@ -76,3 +82,4 @@ if [ "${#packages[@]}" -gt 0 ]; then
     fi
 fi
 echo "==> browser for the browser tests: $CHROMIUM"
+echo "==> reverse proxy for the proxy test: $(command -v nginx || echo /usr/sbin/nginx)"

@@ -17,6 +17,8 @@ in ``PILOTAGE_LANGUAGE``.
 from __future__ import annotations
 
 import base64
+import hashlib
+import importlib.util
 import logging
 import os
 from datetime import timedelta
@@ -136,6 +138,10 @@ elif not SECRET_KEY:
         f"{DEMO_SECRETS_FILE}: start Superset through `pilotage` (which generates local demo "
         "secrets), or set SUPERSET_SECRET_KEY."
     )
+
+# Rotating the key (docs/operations.md): the old one in SUPERSET_PREVIOUS_SECRET_KEY while
+# `superset re-encrypt-secrets` re-encrypts the secrets stored in the metadata with the new one.
+PREVIOUS_SECRET_KEY = os.environ.get("SUPERSET_PREVIOUS_SECRET_KEY") or None
 
 # Guest tokens are not used (no embedding), but never leave the public default in place.
 GUEST_TOKEN_JWT_SECRET = SECRET_KEY
@@ -300,6 +306,30 @@ def FLASK_APP_MUTATOR(app) -> None:  # noqa: N802, ANN001 - Superset's hook, cal
                 return redirect(f"/superset/dashboard/{slug}/")
         return None
 
+    from superset.errors import ErrorLevel, SupersetError, SupersetErrorType
+    from superset.exceptions import SupersetErrorException, SupersetException
+    from superset.views.error_handling import json_error_response
+
+    @app.errorhandler(SupersetException)
+    def _refusals_are_json(ex: SupersetException):  # noqa: ANN202
+        """Superset answers an HTML 500 page for its exceptions that carry no SupersetError, such
+        as a chart's refused sub-query (QueryObjectValidationError, status 400): a client error
+        answers JSON with its own status. Server errors keep Superset's catch-all handler."""
+        status = getattr(ex, "status", 500)
+        if 400 <= status < 500:
+            cause = ex.__cause__  # e.g. the refused sub-query's own SupersetError
+            error = (
+                cause.error
+                if isinstance(cause, SupersetErrorException)
+                else SupersetError(
+                    message=ex.message,
+                    error_type=SupersetErrorType.GENERIC_COMMAND_ERROR,
+                    level=ErrorLevel.WARNING,
+                )
+            )
+            return json_error_response([error], status=status, payload={"message": ex.message})
+        return app.error_handler_spec[None][None][Exception](ex)
+
     @app.route("/wallboard/<slug>/")
     def _wallboard(slug: str):  # noqa: ANN202
         return redirect(kiosk_url(slug))
@@ -341,7 +371,64 @@ if _HTTPS_SETTING not in {"", "true", "false"}:
     raise PilotageConfigError(f"PILOTAGE_HTTPS={_HTTPS_SETTING!r}: use true or false")
 HTTPS = _HTTPS_SETTING == "true" if _HTTPS_SETTING else PRODUCTION
 SESSION_COOKIE_SECURE = HTTPS
+# Behind the TLS-terminating proxy (docker/proxy/), trust its X-Forwarded-* headers: the scheme
+# (HSTS, redirects) and the client's address, which keys the login rate limit. Only the proxy
+# reaches Superset then (docker-compose.yml publishes no Superset port).
+ENABLE_PROXY_FIX = HTTPS
+PROXY_FIX_CONFIG = {"x_for": 1, "x_proto": 1, "x_host": 1, "x_port": 1, "x_prefix": 0}
+
+# Login rate limit (production): failed logins per client address, on the login form and on the
+# API's /api/v1/security/login alike; successful logins never count. Past the limit both answer
+# 429 until the window passes. The counts live in Redis (RATELIMIT_STORAGE_URI below), shared by
+# every gunicorn worker. PILOTAGE_LOGIN_RATE_LIMIT uses Flask-Limiter's notation.
 RATELIMIT_ENABLED = PRODUCTION
+RATELIMIT_HEADERS_ENABLED = True
+LOGIN_RATE_LIMIT = os.environ.get("PILOTAGE_LOGIN_RATE_LIMIT", "").strip() or "10 per minute"
+AUTH_RATE_LIMITED = False  # Superset's own limit counts every POST, good logins too: ours below
+
+
+def _failed_login(response) -> bool:  # noqa: ANN001 - a Flask response
+    """A refused login: the API's 401 (or 400), the form's redirect back to the login page."""
+    if response.status_code in (400, 401):
+        return True
+    return response.status_code in (302, 303) and "/login" in (response.location or "")
+
+
+def _security_manager_class():  # noqa: ANN202 - imported lazily: Superset imports this file
+    from flask import current_app
+    from flask_appbuilder.security.api import SecurityApi
+    from superset.security import SupersetSecurityManager
+
+    class PilotageSecurityManager(SupersetSecurityManager):
+        """Superset's security manager with the login rate limit of LOGIN_RATE_LIMIT on both
+        login endpoints (Superset limits only the form, and counts good logins too)."""
+
+        def register_views(self) -> None:
+            super().register_views()
+            if not current_app.config.get("RATELIMIT_ENABLED"):
+                return
+            login_views = [self.auth_view] + [
+                view for view in self.appbuilder.baseviews if isinstance(view, SecurityApi)
+            ]
+            # One count for both doors: the API is no way around the form's limit.
+            limit = self.limiter.shared_limit(
+                current_app.config["LOGIN_RATE_LIMIT"],
+                scope="pilotage_login",
+                methods=["POST"],
+                deduct_when=_failed_login,
+                error_message="Too many failed logins from this address: wait and retry.",
+            )
+            for view in login_views:
+                if getattr(view, "blueprint", None) is not None:
+                    limit(view.blueprint)
+
+    return PilotageSecurityManager
+
+
+# Outside Superset's environment (a config check) there is no Superset to extend.
+CUSTOM_SECURITY_MANAGER = (
+    _security_manager_class() if importlib.util.find_spec("superset") is not None else None
+)
 
 # A strict Content-Security-Policy: this deployment loads nothing from third parties.
 TALISMAN_ENABLED = True
@@ -413,6 +500,52 @@ except ImportError:  # pragma: no cover - only when loaded outside Superset
     _DEFAULT_DISALLOWED = {}
 DISALLOWED_SQL_FUNCTIONS = {**_DEFAULT_DISALLOWED, "duckdb": _DUCKDB_DISALLOWED}
 
+
+def _disallowed_functions_in(sql: str, engine: str, disallowed: set[str]) -> list[str]:
+    """The functions of ``disallowed`` that ``sql`` calls, parsed as Superset's SQL Lab does."""
+    from superset.sql.parse import SQLScript
+
+    script = SQLScript(sql, engine)
+    if not script.check_functions_present(disallowed):
+        return []
+    return sorted(name for name in disallowed if script.check_functions_present({name}))
+
+
+def SQL_QUERY_MUTATOR(sql: str, **kwargs) -> str:  # noqa: N802, ANN003 - Superset's hook
+    """The ban list on every SQL path, not only SQL Lab's: Superset (6.1) checks
+    DISALLOWED_SQL_FUNCTIONS in SQL Lab alone, while this hook sees the SQL of every chart query
+    (ad-hoc metrics, columns, custom SQL filters), filter values, samples and drill to detail just
+    before it runs. A query that calls a banned function is refused with a JSON 403 naming it."""
+    from flask import current_app
+    from superset.errors import ErrorLevel, SupersetError, SupersetErrorType
+    from superset.exceptions import SupersetParseError, SupersetSecurityException
+
+    database = kwargs.get("database")
+    engine = database.db_engine_spec.engine if database is not None else ""
+    disallowed = current_app.config["DISALLOWED_SQL_FUNCTIONS"].get(engine, set())
+    if not disallowed:
+        return sql
+    try:
+        found = _disallowed_functions_in(sql, engine, disallowed)
+    except SupersetParseError as exc:  # what cannot be checked does not run
+        found, reason = [], f"it cannot be parsed to check its functions ({exc.message})"
+    else:
+        reason = f"it calls {', '.join(found)}" if found else ""
+    if reason:
+        raise SupersetSecurityException(
+            SupersetError(
+                message=(
+                    f"This query is refused: {reason}. File, setting and extension functions "
+                    "are disallowed on this database (DISALLOWED_SQL_FUNCTIONS)."
+                ),
+                error_type=SupersetErrorType.QUERY_SECURITY_ACCESS_ERROR,
+                level=ErrorLevel.ERROR,
+                extra={"disallowed_functions": found},
+            )
+        )
+    return sql
+
+
 # SQL Lab is for admins only (no role but Admin gets sql_lab); no CTAS/CVAS, no uploads.
 SQLLAB_CTAS_NO_LIMIT = False
 SQL_MAX_ROW = 100000
@@ -442,6 +575,10 @@ if REDIS_URL:
     FILTER_STATE_CACHE_CONFIG = _redis_cache("filter", int(timedelta(days=90).total_seconds()))
     EXPLORE_FORM_DATA_CACHE_CONFIG = _redis_cache("explore", int(timedelta(days=7).total_seconds()))
     RATELIMIT_STORAGE_URI = REDIS_URL
+    # Counts of this deployment only (one metadata database), when several share a Redis server.
+    RATELIMIT_KEY_PREFIX = (
+        "pilotage_" + hashlib.sha256(SQLALCHEMY_DATABASE_URI.encode()).hexdigest()[:12]
+    )
 
     class CeleryConfig:
         broker_url = REDIS_URL

@@ -5,6 +5,10 @@ Superset starts from its own environment (.venv-superset) on a free port with a 
 SUPERSET_HOME (SQLite metadata) through ``pilotage.superset_admin``, bootstrapped once on the
 serving file the session's pipeline published (``demo_serving_db``, tests/conftest.py). Under
 CI=true a Superset that cannot start fails; elsewhere a missing .venv-superset skips loudly.
+``running_superset`` serves another one (e.g. a production-mode Superset) the same way.
+
+``dagster_webserver``: a real dagster-webserver on the project's code location and the session's
+demo data, under the path prefix docker-compose.yml uses behind the proxy.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,6 +122,48 @@ class Superset:
         return username, password
 
 
+@contextlib.contextmanager
+def running_superset(
+    settings, env: dict[str, str], port: int, log_dir: Path
+) -> Iterator[tuple[str, float]]:
+    """Superset served (``superset_admin.serve_command``: gunicorn, 2 workers in production) on
+    127.0.0.1:``port`` with ``env``, once it answers /health; yields (url, seconds it took to
+    start), then stops its whole process group. Its log: ``log_dir``/superset-server.log."""
+    url = f"http://127.0.0.1:{port}"
+    log_path = log_dir / "superset-server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            superset_admin.serve_command(settings, host="127.0.0.1", port=port),
+            env=env,
+            cwd=str(superset_admin.superset_home(settings)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as a whole below
+        )
+    try:
+        started = time.monotonic()
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"Superset exited with {process.returncode} before answering /health:\n"
+                    + log_path.read_text(errors="replace")[-3000:]
+                )
+            try:
+                if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or still loading
+                pass
+            if time.monotonic() - started > START_TIMEOUT:
+                pytest.fail(
+                    f"Superset did not answer {url}/health within {START_TIMEOUT}s:\n"
+                    + log_path.read_text(errors="replace")[-3000:]
+                )
+            time.sleep(0.5)
+        yield url, time.monotonic() - started
+    finally:
+        _stop(process)
+
+
 @pytest.fixture(scope="session")
 def superset(serving_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
     python = superset_admin.superset_venv() / "bin" / "python"
@@ -128,7 +175,6 @@ def superset(serving_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     data_dir = tmp_path_factory.mktemp("superset_data")
     settings = dataclasses.replace(load_settings(), data_dir=data_dir, serving_path=serving_db)
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     with pytest.MonkeyPatch.context() as mp:
         # A temporary home with SQLite metadata in demo mode, whatever the developer's shell has.
         for name in (
@@ -147,39 +193,75 @@ def superset(serving_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         except superset_admin.SupersetError as exc:
             pytest.fail(f"Superset bootstrap failed: {exc}")
         bootstrap_seconds = time.monotonic() - started
-        log_path = data_dir / "superset-server.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                superset_admin.serve_command(settings, host="127.0.0.1", port=port),
-                env=superset_admin.superset_env(settings),
-                cwd=str(superset_admin.superset_home(settings)),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, killed as a whole below
-            )
-        try:
-            started = time.monotonic()
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(
-                        f"Superset exited with {process.returncode} before answering /health:\n"
-                        + log_path.read_text(errors="replace")[-3000:]
-                    )
-                try:
-                    if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:  # not listening yet, or still loading
-                    pass
-                if time.monotonic() - started > START_TIMEOUT:
-                    pytest.fail(
-                        f"Superset did not answer {url}/health within {START_TIMEOUT}s:\n"
-                        + log_path.read_text(errors="replace")[-3000:]
-                    )
-                time.sleep(0.5)
+        env = superset_admin.superset_env(settings)
+        with running_superset(settings, env, port, data_dir) as (url, seconds):
             print(
                 f"\nSuperset: bootstrap {bootstrap_seconds:.0f}s, "
-                f"server up in {time.monotonic() - started:.0f}s at {url}"
+                f"server up in {seconds:.0f}s at {url}"
             )
             yield Superset(url, settings, superset_admin.admin_credentials(settings))
-        finally:
-            _stop(process)
+
+
+# ---------------------------------------------------------------------------------------------
+# A Dagster webserver
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DagsterWebserver:
+    url: str  # with the path prefix, no trailing slash: f"{url}/graphql" is the API
+    address: str  # host:port, what a reverse proxy forwards to
+    path_prefix: str
+
+
+DAGSTER_PATH_PREFIX = "/dagster"  # as docker-compose.yml serves it behind the proxy
+
+
+@pytest.fixture(scope="session")
+def dagster_webserver(
+    demo_pipeline, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DagsterWebserver]:
+    """A real dagster-webserver on the project's code location (the session's demo data), with a
+    temporary DAGSTER_HOME, under the path prefix docker-compose.yml gives it (/dagster)."""
+    settings, _ = demo_pipeline
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    home = tmp_path_factory.mktemp("dagster_home")
+    log_path = home / "dagster-webserver.log"
+    port = _free_port()
+    env = settings.subprocess_env()
+    env["DAGSTER_HOME"] = str(home)
+    command = [str(webserver), "-h", "127.0.0.1", "-p", str(port)]
+    command += ["--path-prefix", DAGSTER_PATH_PREFIX, "-m", "dagster_project.definitions"]
+    url = f"http://127.0.0.1:{port}{DAGSTER_PATH_PREFIX}"
+    started = time.monotonic()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=str(Path(__file__).resolve().parents[2]),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"dagster-webserver exited with {process.returncode} before answering:\n"
+                    + log_path.read_text(errors="replace")[-3000:]
+                )
+            try:
+                if requests.get(f"{url}/server_info", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet
+                pass
+            if time.monotonic() - started > START_TIMEOUT:
+                pytest.fail(
+                    f"dagster-webserver did not answer {url}/server_info within "
+                    f"{START_TIMEOUT}s:\n" + log_path.read_text(errors="replace")[-3000:]
+                )
+            time.sleep(0.5)
+        print(f"\nDagster webserver up in {time.monotonic() - started:.0f}s at {url}")
+        yield DagsterWebserver(url, f"127.0.0.1:{port}", DAGSTER_PATH_PREFIX)
+    finally:
+        _stop(process)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -380,8 +383,21 @@ def _pg(url: str, sql: str) -> str:
     return done.stdout.strip()
 
 
-def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Path) -> None:
-    """PILOTAGE_ENV=production: Postgres metadata and Redis caches, strong secrets from the env."""
+@dataclasses.dataclass(frozen=True)
+class ProductionSuperset:
+    """A Superset bootstrapped in production mode: metadata in ``metadata_url`` on PostgreSQL,
+    caches and rate limits on Redis, strong secrets from the environment."""
+
+    settings: object
+    env: dict[str, str]  # the environment to serve it with
+    metadata_url: str  # postgresql://... (psycopg2), for the checks
+    redis_url: str
+
+
+@pytest.fixture(scope="module")
+def production_superset(serving_db: Path, tmp_path_factory) -> Iterator[ProductionSuperset]:
+    """PILOTAGE_ENV=production: Postgres metadata and Redis caches, strong secrets from the env.
+    Bootstrapped once for the module's production tests; the database is dropped afterwards."""
     if not (superset_admin.superset_venv() / "bin" / "python").exists():
         service_unavailable("SUPERSET TESTS NOT RUN: no .venv-superset (run `make install`).")
     server = os.environ.get("PILOTAGE_TEST_POSTGRES", "postgres@127.0.0.1:5432")
@@ -399,25 +415,111 @@ def test_production_profile_bootstrap_on_postgres(serving_db: Path, tmp_path: Pa
     metadata_url = f"postgresql+psycopg2://{server}/{database}"
     _pg(admin_url, f"drop database if exists {database}")
     _pg(admin_url, f"create database {database}")
-    settings = dataclasses.replace(load_settings(), data_dir=tmp_path, serving_path=serving_db)
+    settings = dataclasses.replace(
+        load_settings(),
+        data_dir=tmp_path_factory.mktemp("production_superset"),
+        serving_path=serving_db,
+        environment="production",
+    )
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.delenv("SUPERSET_HOME", raising=False)
+            for name in ("SUPERSET_HOME", "SUPERSET_ADMIN_USERNAME", "PILOTAGE_HTTPS"):
+                mp.delenv(name, raising=False)
             mp.setenv("PILOTAGE_ENV", "production")
             mp.setenv("SUPERSET_METADATA_URI", metadata_url)
             mp.setenv("REDIS_URL", redis_url)
             mp.setenv("SUPERSET_SECRET_KEY", STRONG_SECRET_KEY)
             mp.setenv("SUPERSET_ADMIN_PASSWORD", STRONG_ADMIN_PASSWORD)
-            superset_admin.bootstrap(dataclasses.replace(settings, environment="production"))
-            assert not (superset_admin.superset_home(settings) / ".demo-secrets.env").exists()
-        url = f"postgresql://{server}/{database}"
-        assert _pg(url, "select count(*) from dashboards where slug = 'sales-performance'") == "1"
-        roles = yaml.safe_load((SUPERSET_DIR / "roles.yaml").read_text())
-        rules = 1 + sum(len(clauses) for clauses in roles["row_level_security"].values())
-        assert _pg(url, "select count(*) from row_level_security_filters") == str(rules)
-        assert _pg(url, "select count(*) from ab_user where username = 'admin'") == "1"
+            superset_admin.bootstrap(settings)
+            env = superset_admin.superset_env(settings)
+        yield ProductionSuperset(settings, env, f"postgresql://{server}/{database}", redis_url)
     finally:
         _pg(admin_url, f"drop database if exists {database} with (force)")
+
+
+def test_production_profile_bootstrap_on_postgres(production_superset: ProductionSuperset) -> None:
+    settings = production_superset.settings
+    assert not (superset_admin.superset_home(settings) / ".demo-secrets.env").exists()
+    url = production_superset.metadata_url
+    assert _pg(url, "select count(*) from dashboards where slug = 'sales-performance'") == "1"
+    roles = yaml.safe_load((SUPERSET_DIR / "roles.yaml").read_text())
+    rules = 1 + sum(len(clauses) for clauses in roles["row_level_security"].values())
+    assert _pg(url, "select count(*) from row_level_security_filters") == str(rules)
+    assert _pg(url, "select count(*) from ab_user where username = 'admin'") == "1"
+
+
+def test_production_login_rate_limit_answers_429(
+    production_superset: ProductionSuperset, tmp_path: Path
+) -> None:
+    """In production, failed logins from one address are limited (PILOTAGE_LOGIN_RATE_LIMIT,
+    default 10 per minute; 3 here), counted in Redis (shared by every worker and server), on the
+    API and the login form together; good logins never count. Past the limit even the right
+    password gets 429."""
+    from tests.e2e.conftest import _free_port, running_superset
+
+    limit = 3
+    # one worker starts faster; the counts are in Redis whatever the number of workers
+    env = {
+        **production_superset.env,
+        "PILOTAGE_LOGIN_RATE_LIMIT": f"{limit} per minute",
+        "SUPERSET_WORKERS": "1",
+    }
+    with running_superset(production_superset.settings, env, _free_port(), tmp_path) as (url, _):
+
+        def api_login(password: str) -> requests.Response:
+            return requests.post(
+                f"{url}/api/v1/security/login",
+                json={"username": "admin", "password": password, "provider": "db"},
+                timeout=30,
+            )
+
+        def form_login(password: str) -> requests.Response:
+            browser = requests.Session()
+            page = browser.get(f"{url}/login/", timeout=30).text
+            token = re.search(r'id="csrf_token"[^>]*value="([^"]+)"', page)
+            assert token, "no CSRF token on the login form"
+            for cookie in browser.cookies:  # production's cookie is Secure; this is plain http
+                cookie.secure = False
+            return browser.post(
+                f"{url}/login/",
+                data={"username": "admin", "password": password, "csrf_token": token.group(1)},
+                allow_redirects=False,
+                timeout=30,
+            )
+
+        # more good logins than the limit, on both doors: none refused
+        welcome = form_login(STRONG_ADMIN_PASSWORD)
+        assert welcome.status_code == 302 and "/login" not in welcome.headers["Location"]
+        for _ in range(limit + 1):
+            assert api_login(STRONG_ADMIN_PASSWORD).status_code == 200
+        # failed logins, on both doors, up to the limit: refused as wrong, not yet limited
+        for attempt in range(limit):
+            if attempt % 2:
+                response = form_login("wrong-password")
+                assert response.status_code == 302 and "/login" in response.headers["Location"]
+            else:
+                assert api_login("wrong-password").status_code == 401
+        # then both doors answer 429, even to the right password
+        limited = api_login(STRONG_ADMIN_PASSWORD)
+        assert limited.status_code == 429, limited.text[:300]
+        assert limited.headers["Content-Type"].startswith("application/json")
+        assert int(limited.headers["Retry-After"]) > 0
+        assert form_login(STRONG_ADMIN_PASSWORD).status_code == 429
+    # the counts live in Redis, under this deployment's prefix
+    prefix = "pilotage_" + hashlib.sha256(env["SUPERSET_METADATA_URI"].encode()).hexdigest()[:12]
+    code = (
+        "import redis, sys\n"
+        "print(len(redis.Redis.from_url(sys.argv[1]).keys(f'*{sys.argv[2]}*pilotage_login*')))\n"
+    )
+    python = str(superset_admin.superset_venv() / "bin" / "python")
+    done = subprocess.run(
+        [python, "-c", code, production_superset.redis_url, prefix],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) >= 1
 
 
 # Against the running server.
@@ -798,6 +900,72 @@ def test_sqllab_sandbox_refuses_escapes(superset: Superset, tmp_path: Path) -> N
         "select table_name from information_schema.tables where table_name = 'x'",
     )
     assert tables == []
+
+
+# Where a chart query carries SQL a user typed in Explore: ad-hoc metrics and columns, the custom
+# SQL filters (WHERE and HAVING), the sort. Each places ``expression`` (a scalar or an aggregate).
+CHART_SQL_PLACES = {
+    "ad-hoc metric": lambda q, e: q["metrics"].append(
+        {"expressionType": "SQL", "sqlExpression": f"max({e})", "label": "m"}
+    ),
+    "ad-hoc column": lambda q, e: q["columns"].append(
+        {"expressionType": "SQL", "sqlExpression": e, "label": "c"}
+    ),
+    "custom SQL filter": lambda q, e: q["extras"].update(where=f"{e} is not null"),
+    "HAVING filter": lambda q, e: q["extras"].update(having=f"max({e}) is not null"),
+    "sort by": lambda q, e: q.update(
+        orderby=[[{"expressionType": "SQL", "sqlExpression": f"max({e})", "label": "o"}, False]]
+    ),
+}
+
+
+def test_chart_queries_refuse_disallowed_functions_and_subqueries_as_json(
+    superset: Superset, serving_db: Path
+) -> None:
+    """The DuckDB ban list (DISALLOWED_SQL_FUNCTIONS) holds for a rep's chart queries, not only in
+    SQL Lab: every place of a chart query that takes SQL is refused with a JSON 403 naming the
+    function, before DuckDB runs it. A sub-query is refused with a JSON 4xx, not an HTML page."""
+    import copy
+
+    rep = _query(
+        serving_db,
+        "select min(rep_email) as e from marts.kpi_rep_month where rep_email not in "
+        "(select manager_email from marts.kpi_rep_month where manager_email is not null)",
+    )[0]["e"]
+    session = superset.login(*_create_user(superset, "pytest_sql_rep", rep, "Sales Rep"))
+    saved = json.loads(
+        superset.get(f"/api/v1/chart/{_chart_ids(superset)['Rep leaderboard']}")["result"][
+            "query_context"
+        ]
+    )
+
+    def post(place: str, expression: str) -> requests.Response:
+        context = copy.deepcopy(saved)
+        CHART_SQL_PLACES[place](context["queries"][0], expression)
+        return session.post(f"{superset.url}/api/v1/chart/data", json=context, timeout=60)
+
+    # the same places with allowed SQL answer: the refusals below are about the functions
+    for place in CHART_SQL_PLACES:
+        allowed = post(place, "upper(rep_name)")
+        assert allowed.status_code == 200, (place, allowed.text[:500])
+    escapes = {"current_setting('temp_directory')": "current_setting", "getenv('HOME')": "getenv"}
+    for place in CHART_SQL_PLACES:
+        for expression, function in escapes.items():
+            refused = post(place, expression)
+            assert refused.status_code == 403, (place, expression, refused.text[:500])
+            assert refused.headers["Content-Type"].startswith("application/json")
+            [error] = refused.json()["errors"]
+            assert error["error_type"] == "QUERY_SECURITY_ACCESS_ERROR"
+            assert error["extra"]["disallowed_functions"] == [function]
+            assert str(serving_db.parent) not in refused.text  # no server path leaked
+    # sub-queries (which could reach a table function) are refused by Superset, as JSON now
+    # (a 400 in a metric or column, where Superset answered an HTML 500; a 403 in a filter)
+    for place in ("ad-hoc metric", "ad-hoc column", "custom SQL filter"):
+        refused = post(place, "(select count(*) from read_csv('/etc/passwd'))")
+        assert refused.status_code in (400, 403), (place, refused.status_code, refused.text[:300])
+        assert refused.headers["Content-Type"].startswith("application/json")
+        assert refused.json()["errors"][0]["error_type"] == "ADHOC_SUBQUERY_NOT_ALLOWED_ERROR"
+        assert "root:" not in refused.text
 
 
 def _create_user(superset: Superset, username: str, email: str, role: str) -> tuple[str, str]:
