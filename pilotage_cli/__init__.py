@@ -6,12 +6,13 @@
 - ``pilotage_cli.crm``: map-crm, quarantine (another CRM's export, the rows set aside);
 - ``pilotage_cli.kpis``: kpis (the KPI catalogue's generated files);
 - ``pilotage_cli.challenges``: challenges validate|check|write|replay;
-- ``pilotage_cli.servers``: serve, superset bootstrap|serve.
+- ``pilotage_cli.servers``: serve, superset bootstrap|serve;
+- ``pilotage_cli.production``: production up (docker-compose.yml's services as local processes).
 
 Nothing below this package imports it: the arrows run from here down.
 """
 
-from pilotage_cli import challenges, crm, kpis, servers, warehouse
+from pilotage_cli import challenges, crm, kpis, production, servers, warehouse
 from pilotage_cli.app import main
 
 for command in (
@@ -25,6 +26,7 @@ for command in (
     warehouse.publish,
     servers.superset,
     servers.serve,
+    production.production_group,
     warehouse.demo,
     challenges.challenges,
 ):
