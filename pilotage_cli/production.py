@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import os
 import signal
@@ -105,8 +106,10 @@ class Service:
     log: Path
     cwd: Path = PROJECT_ROOT
     process: subprocess.Popen | None = None
+    log_start: int = 0  # where this start's lines begin in the log (it is appended to)
 
     def start(self) -> None:
+        self.log_start = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.command,
@@ -167,8 +170,10 @@ def _graphql(port: int, query: str) -> dict | None:
 def _code_server_serving(port: int) -> bool:
     from dagster._grpc.client import DagsterGrpcClient  # what `dagster api grpc-health-check` runs
 
-    try:
-        return DagsterGrpcClient(port=port, host="127.0.0.1").health_check_query() == "SERVING"
+    client = DagsterGrpcClient(port=port, host="127.0.0.1")
+    try:  # it prints the connection error of a server still starting: not news
+        with contextlib.redirect_stdout(io.StringIO()):
+            return client.health_check_query() == "SERVING"
     except Exception:  # noqa: BLE001 - not listening yet, or still loading the code
         return False
 
@@ -204,20 +209,29 @@ def _daemons_healthy(port: int) -> bool:
 def _log_says(service: Service, marker: str) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            return marker in service.log.read_text(encoding="utf-8", errors="replace")
+            with open(service.log, "rb") as log:
+                log.seek(service.log_start)
+                return marker.encode() in log.read()
         except OSError:
             return False
 
     return check
 
 
-def _wait(checks: list[tuple[Service, str, Callable[[], bool]]], timeout: float) -> None:
+def _wait(
+    checks: list[tuple[Service, str, Callable[[], bool]]],
+    timeout: float,
+    beside: _Background | None = None,
+) -> None:
     """Until every check passes; progress every PROGRESS_EVERY seconds. A service that exits,
-    or the timeout, fails with the service's log tail."""
+    or the timeout, fails with the service's log tail; so does a failure of ``beside`` (the
+    Superset bootstrap running meanwhile), at once."""
     started = time.monotonic()
     pending = list(checks)
     last_report = started
     while pending:
+        if beside is not None:
+            beside.raise_failure()
         for item in list(pending):
             service, what, check = item
             if not service.running():
@@ -262,14 +276,26 @@ class _Background:
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
 
-    def result(self, timeout: float) -> BaseException | None:
+    def raise_failure(self) -> None:
+        """The function's exception, as soon as it has failed (a SupersetError as the CLI's
+        error message)."""
+        from pilotage.superset_admin import SupersetError
+
+        if self._thread.is_alive() or self._error is None:
+            return
+        if isinstance(self._error, SupersetError):
+            fail(str(self._error))
+        raise self._error
+
+    def wait(self, timeout: float) -> None:
+        """Until the function returns; its exception, if any, raised here."""
         started = time.monotonic()
         while self._thread.is_alive():
             self._thread.join(PROGRESS_EVERY)
             elapsed = time.monotonic() - started
             if self._thread.is_alive() and elapsed > timeout:
                 fail(f"Superset's bootstrap did not finish within {timeout} s")
-        return self._error
+        self.raise_failure()
 
 
 def _preflight(config: production.ProductionConfig) -> None:
@@ -392,6 +418,7 @@ def run_production(
         _wait(
             [(code, "code location served", lambda: _code_server_serving(code_server_port))],
             timeout,
+            beside=init,
         )
         step("starting dagster-webserver and dagster-daemon")
         for item in (webserver, daemon):
@@ -412,12 +439,9 @@ def run_production(
                 ),
             ],
             timeout,
+            beside=init,
         )
-        error = init.result(timeout)
-        if isinstance(error, superset_admin.SupersetError):
-            fail(str(error))
-        if error is not None:
-            raise error
+        init.wait(timeout)
         step("starting superset, superset-worker and superset-beat")
         for item in (web, worker, beat):
             item.start()
