@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 
 from pilotage.kpi_catalogue import load_catalogue
@@ -114,11 +115,13 @@ def admin_credentials(settings: Settings) -> tuple[str, str]:
     return username, _secrets(settings)["SUPERSET_ADMIN_PASSWORD"]
 
 
-def superset_env(settings: Settings) -> dict[str, str]:
+def superset_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The full environment for a Superset subprocess: the settings' subprocess environment (the
     PILOTAGE_* variables superset/superset_config.py reads: PILOTAGE_ENV, PILOTAGE_DATA_DIR...)
-    with Superset's own variables and its environment's bin/ first on PATH."""
+    with ``extra`` (the production profile's SUPERSET_METADATA_URI and REDIS_URL), Superset's
+    own variables and its environment's bin/ first on PATH."""
     env = settings.subprocess_env()
+    env.update(extra or {})
     home = superset_home(settings)
     venv = settings.superset_venv
     env.update(
@@ -158,10 +161,11 @@ def write_kpi_texts(settings: Settings) -> Path:
     return path
 
 
-def bootstrap(settings: Settings) -> None:
+def bootstrap(settings: Settings, extra_env: Mapping[str, str] | None = None) -> None:
     """Migrate Superset's metadata DB, create/update the admin, import the dashboards, set RLS.
 
-    Idempotent: re-running updates everything in place. Progress goes to stdout.
+    Idempotent: re-running updates everything in place. Progress goes to stdout. ``extra_env``:
+    more variables for Superset (see ``superset_env``).
     """
     if not settings.serving_path.exists():
         raise SupersetError(
@@ -169,7 +173,7 @@ def bootstrap(settings: Settings) -> None:
             "first; Superset only reads the published serving file."
         )
     ensure_demo_secrets(settings)
-    env = superset_env(settings)
+    env = superset_env(settings, extra_env)
     if not env.get("SUPERSET_SECRET_KEY") or not env.get("SUPERSET_ADMIN_PASSWORD"):
         raise SupersetError(
             "SUPERSET_SECRET_KEY and SUPERSET_ADMIN_PASSWORD must be set in production "

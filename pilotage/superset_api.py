@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 import yaml
@@ -45,6 +46,11 @@ class SupersetAPI:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        # In production Superset's session cookie is Secure (TLS ends at the proxy), and the CSRF
+        # check of every write needs it back. Over plain HTTP (this client talks to Superset
+        # directly, inside the deployment: 127.0.0.1, compose's network) requests would keep it
+        # to itself: the jar's cookies are marked for this hop after every answer.
+        self._plain_http = urlsplit(self.url).scheme == "http"
         login = self.session.post(
             f"{self.url}/api/v1/security/login",
             json={"username": username, "password": password, "provider": "db", "refresh": True},
@@ -56,12 +62,19 @@ class SupersetAPI:
                 "check SUPERSET_ADMIN_USERNAME / SUPERSET_ADMIN_PASSWORD."
             )
         self.session.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        self._keep_session_cookie()
         csrf = self._call("GET", "/api/v1/security/csrf_token/")
         self.session.headers["X-CSRFToken"] = csrf["result"]
         self.session.headers["Referer"] = self.url
 
+    def _keep_session_cookie(self) -> None:
+        if self._plain_http:
+            for cookie in self.session.cookies:
+                cookie.secure = False
+
     def _call(self, method: str, path: str, **kwargs) -> dict:
         response = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
+        self._keep_session_cookie()
         if response.status_code != 200:
             raise SupersetAPIError(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return response.json()

@@ -8,11 +8,12 @@
 - ``pilotage_cli.challenges``: challenges validate|check|write|replay;
 - ``pilotage_cli.servers``: serve, superset bootstrap|serve;
 - ``pilotage_cli.backup``: backup, restore.
+- ``pilotage_cli.production``: production up (docker-compose.yml's services as local processes).
 
 Nothing below this package imports it: the arrows run from here down.
 """
 
-from pilotage_cli import backup, challenges, crm, kpis, servers, warehouse
+from pilotage_cli import backup, challenges, crm, kpis, production, servers, warehouse
 from pilotage_cli.app import main
 
 for command in (
@@ -28,6 +29,7 @@ for command in (
     servers.serve,
     backup.backup,
     backup.restore,
+    production.production_group,
     warehouse.demo,
     challenges.challenges,
 ):

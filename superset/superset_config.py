@@ -580,12 +580,48 @@ if REDIS_URL:
         "pilotage_" + hashlib.sha256(SQLALCHEMY_DATABASE_URI.encode()).hexdigest()[:12]
     )
 
+    # SQL Lab's asynchronous results (a database with "Asynchronous query execution" on).
+    from cachelib.redis import RedisCache
+    from redis import Redis
+
+    RESULTS_BACKEND = RedisCache(
+        host=Redis.from_url(REDIS_URL),
+        key_prefix="pilotage_results_",
+        default_timeout=int(timedelta(days=1).total_seconds()),
+    )
+
+    # Celery: the broker and the task results on Redis. The same class configures the web
+    # server (which sends tasks), `celery worker` (runs them) and `celery beat` (schedules the
+    # periodic ones): docker-compose.yml's superset-worker and superset-beat, and
+    # `pilotage production up`. Superset's own defaults otherwise (superset/config.py).
+    from celery.schedules import crontab
+
     class CeleryConfig:
         broker_url = REDIS_URL
         result_backend = REDIS_URL
-        imports = ("superset.sql_lab", "superset.tasks.scheduler", "superset.tasks.cache")
+        imports = (
+            "superset.sql_lab",
+            "superset.tasks.scheduler",
+            "superset.tasks.cache",
+            "superset.tasks.thumbnails",
+        )
         worker_prefetch_multiplier = 1
         task_acks_late = False
+        # Redis not up yet when the worker starts: retry the connection rather than exit.
+        broker_connection_retry_on_startup = True
+        task_annotations = {"sql_lab.get_sql_results": {"rate_limit": "100/s"}}
+        beat_schedule = {
+            # Alerts and reports (a no-op while the ALERT_REPORTS feature flag is off).
+            "reports.scheduler": {
+                "task": "reports.scheduler",
+                "schedule": crontab(minute="*", hour="*"),
+                "options": {"expires": int(timedelta(weeks=1).total_seconds())},
+            },
+            "reports.prune_log": {
+                "task": "reports.prune_log",
+                "schedule": crontab(minute=0, hour=0),
+            },
+        }
 
     CELERY_CONFIG = CeleryConfig
 else:
