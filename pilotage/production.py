@@ -204,6 +204,10 @@ def dagster_code_command(port: int) -> list[str]:
     ]
 
 
+# Where compose's proxy serves Dagster (docker/proxy/); the webserver answers under it everywhere.
+DAGSTER_PATH_PREFIX = "/dagster"
+
+
 def dagster_webserver_command(port: int, workspace: Path) -> list[str]:
     return [
         _dagster_bin("dagster-webserver"),
@@ -211,6 +215,8 @@ def dagster_webserver_command(port: int, workspace: Path) -> list[str]:
         "127.0.0.1",
         "-p",
         str(port),
+        "--path-prefix",
+        DAGSTER_PATH_PREFIX,
         "-w",
         str(workspace),
     ]

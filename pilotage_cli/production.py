@@ -156,7 +156,7 @@ def _http_ok(url: str) -> bool:
 
 def _graphql(port: int, query: str) -> dict | None:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
+        f"http://127.0.0.1:{port}{production.DAGSTER_PATH_PREFIX}/graphql",
         data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
@@ -429,7 +429,8 @@ def run_production(
             [
                 (
                     webserver,
-                    f"code location loaded, http://127.0.0.1:{dagster_port}",
+                    f"code location loaded, http://127.0.0.1:{dagster_port}"
+                    f"{production.DAGSTER_PATH_PREFIX}/",
                     lambda: _location_loaded(dagster_port),
                 ),
                 (
@@ -458,7 +459,10 @@ def run_production(
         user, _password = superset_admin.admin_credentials(settings)
         click.secho("\npilotage production profile is running:", fg="green", bold=True)
         click.echo(f"  Superset  {superset_url}  (log in as {user!r}, SUPERSET_ADMIN_PASSWORD)")
-        click.echo(f"  Dagster   http://127.0.0.1:{dagster_port}  (runs go through the queue)")
+        click.echo(
+            f"  Dagster   http://127.0.0.1:{dagster_port}{production.DAGSTER_PATH_PREFIX}/"
+            "  (runs go through the queue)"
+        )
         click.echo(f"  Logs      {logs}")
         click.echo("Press Ctrl-C to stop.")
         while all(s.running() for s in services):

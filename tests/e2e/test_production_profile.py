@@ -27,7 +27,7 @@ import duckdb
 import pytest
 import requests
 
-from pilotage import superset_admin
+from pilotage import production, superset_admin
 from tests.conftest import AS_OF, PG, postgres_connect, service_unavailable
 
 SUPERSET_PORT, DAGSTER_PORT, CODE_SERVER_PORT = 18310, 18311, 18312
@@ -171,7 +171,7 @@ def production_profile(copy_of_demo_data: Path, tmp_path: Path) -> Iterator[Prof
 
 def _graphql(query: str, **variables) -> dict:
     response = requests.post(
-        f"http://127.0.0.1:{DAGSTER_PORT}/graphql",
+        f"http://127.0.0.1:{DAGSTER_PORT}{production.DAGSTER_PATH_PREFIX}/graphql",
         json={"query": query, "variables": variables},
         timeout=30,
     )
