@@ -163,7 +163,7 @@ def bootstrap(settings: Settings) -> None:
 
     Idempotent: re-running updates everything in place. Progress goes to stdout.
     """
-    if not settings.serving_path.exists():
+    if not settings.on_postgres and not settings.serving_path.exists():
         raise SupersetError(
             f"No serving file at {settings.serving_path}: run the pipeline (`pilotage refresh`) "
             "first; Superset only reads the published serving file."

@@ -119,14 +119,24 @@ class Superset:
 
 @pytest.fixture(scope="session")
 def superset(serving_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
+    data_dir = tmp_path_factory.mktemp("superset_data")
+    settings = dataclasses.replace(load_settings(), data_dir=data_dir, serving_path=serving_db)
+    with running_superset(settings) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_superset(settings) -> Iterator[Superset]:
+    """A Superset bootstrapped and served for ``settings`` (its home under their data folder;
+    the serving file, or the PostgreSQL serving database on the postgres engine), stopped on
+    exit."""
     python = superset_admin.superset_venv() / "bin" / "python"
     if not python.exists():
         service_unavailable(
             f"SUPERSET TESTS NOT RUN: no Superset environment at {python.parent.parent} "
             "(run `make install`)."
         )
-    data_dir = tmp_path_factory.mktemp("superset_data")
-    settings = dataclasses.replace(load_settings(), data_dir=data_dir, serving_path=serving_db)
+    data_dir = settings.data_dir
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with pytest.MonkeyPatch.context() as mp:
