@@ -60,51 +60,79 @@ def _connect(pg: PostgresSettings, database: str):  # noqa: ANN202 - a psycopg2 
         ) from exc
 
 
+def _narrow(cur, statement) -> None:  # noqa: ANN001 - a cursor and a psycopg2 sql.Composed
+    """Run a REVOKE/GRANT that narrows the reader's rights; a pipeline user that does not own the
+    database may not: then say what a DBA runs (docs/warehouse_on_postgres.md), and go on."""
+    from psycopg2 import errors
+
+    try:
+        cur.execute(statement)
+    except errors.InsufficientPrivilege as exc:
+        log.warning(
+            "could not run `%s` (%s): ask a DBA to (docs/warehouse_on_postgres.md)",
+            statement.as_string(cur),
+            str(exc).strip(),
+        )
+
+
 def prepare_serving(pg: PostgresSettings) -> None:
     """The serving database and the read-only user, created when missing, and the user's rights
     narrowed: CONNECT on the serving database only (not on the warehouse), no TEMP, no CREATE on
     ``public``, read-only transactions by default. Idempotent."""
-    from psycopg2 import sql
+    from psycopg2 import errors, sql
 
     admin = _connect(pg, pg.database)
     admin.autocommit = True
+    reader = sql.Identifier(pg.reader_user)
     try:
         cur = admin.cursor()
         cur.execute("select 1 from pg_database where datname = %s", (pg.serving_database,))
         if cur.fetchone() is None:
             log.info("creating the serving database %s", pg.serving_database)
-            cur.execute(sql.SQL("create database {}").format(sql.Identifier(pg.serving_database)))
-        reader = sql.Identifier(pg.reader_user)
+            statement = sql.SQL("create database {}").format(sql.Identifier(pg.serving_database))
+            try:
+                cur.execute(statement)
+            except errors.InsufficientPrivilege as exc:
+                raise PublishError(
+                    f"The serving database {pg.serving_database} does not exist and {pg.user} "
+                    f"may not create it ({str(exc).strip()}): run `{statement.as_string(cur)} "
+                    f"owner {pg.user}` as a DBA (docs/warehouse_on_postgres.md)."
+                ) from exc
         cur.execute("select 1 from pg_roles where rolname = %s", (pg.reader_user,))
         if cur.fetchone() is None:
             log.info("creating the read-only user %s", pg.reader_user)
-            if pg.reader_password:
-                cur.execute(
-                    sql.SQL("create role {} login password %s").format(reader),
-                    (pg.reader_password,),
-                )
-            else:
+            if not pg.reader_password:
                 log.warning(
                     "PILOTAGE_PG_READER_PASSWORD is empty: %s can only log in where the server "
                     "trusts it (pg_hba.conf)",
                     pg.reader_user,
                 )
-                cur.execute(sql.SQL("create role {} login").format(reader))
-            cur.execute(
-                sql.SQL("alter role {} set default_transaction_read_only = on").format(reader)
-            )
+            try:
+                cur.execute(
+                    sql.SQL("create role {} login password %s").format(reader),
+                    (pg.reader_password or None,),
+                )
+                cur.execute(
+                    sql.SQL("alter role {} set default_transaction_read_only = on").format(reader)
+                )
+            except errors.InsufficientPrivilege as exc:
+                raise PublishError(
+                    f"The read-only user {pg.reader_user} does not exist and {pg.user} may not "
+                    f"create it ({str(exc).strip()}): a DBA creates it "
+                    "(docs/warehouse_on_postgres.md)."
+                ) from exc
         warehouse_db = sql.Identifier(pg.database)
         serving_db = sql.Identifier(pg.serving_database)
-        cur.execute(sql.SQL("revoke all on database {} from public").format(warehouse_db))
-        cur.execute(sql.SQL("revoke all on database {} from {}").format(warehouse_db, reader))
-        cur.execute(sql.SQL("revoke all on database {} from public").format(serving_db))
-        cur.execute(sql.SQL("grant connect on database {} to {}").format(serving_db, reader))
+        _narrow(cur, sql.SQL("revoke all on database {} from public").format(warehouse_db))
+        _narrow(cur, sql.SQL("revoke all on database {} from {}").format(warehouse_db, reader))
+        _narrow(cur, sql.SQL("revoke all on database {} from public").format(serving_db))
+        _narrow(cur, sql.SQL("grant connect on database {} to {}").format(serving_db, reader))
     finally:
         admin.close()
     serving = _connect(pg, pg.serving_database)
     serving.autocommit = True
     try:
-        serving.cursor().execute("revoke all on schema public from public")
+        _narrow(serving.cursor(), sql.SQL("revoke all on schema public from public"))
     finally:
         serving.close()
 
