@@ -184,7 +184,10 @@ def list_quarantine(
         union = " union all ".join(
             f"select '{s}' as system, {columns} from raw_{s}.{QUARANTINE_TABLE}" for s in systems
         )
-        sql = f"select * from ({union}) order by load_id desc, system, source_file, line, field"
+        sql = (
+            f"select * from ({union}) as bad_rows "
+            "order by load_id desc, system, source_file, line, field"
+        )
         if limit is not None:
             sql += f" limit {int(limit)}"
         cursor = con.execute(sql)

@@ -42,6 +42,7 @@ class PgWarehouse:
     duckdb_serving: object  # the DuckDB session's serving file
     first_publish: object  # its PublishResult
     duckdb_run: object  # the DuckDB session's Dagster run (its asset check evaluations)
+    duckdb_warehouse: object  # the DuckDB session's warehouse file
 
     def reader(self, **session):
         """A connection as the read-only user to the serving database."""
@@ -110,7 +111,13 @@ def pg_warehouse(demo_pipeline, tmp_path_factory):
                 f"{built - loaded:.0f}s, publish {time.monotonic() - built:.1f}s"
             )
             assert not settings.warehouse_path.exists(), "the postgres engine wrote DuckDB"
-            yield PgWarehouse(settings, duck_settings.serving_path, first, demo_pipeline[1])
+            yield PgWarehouse(
+                settings,
+                duck_settings.serving_path,
+                first,
+                demo_pipeline[1],
+                duck_settings.warehouse_path,
+            )
         finally:
             admin = postgres_connect("postgres")
             admin.autocommit = True
@@ -213,9 +220,11 @@ def test_every_served_mart_equals_duckdb(pg_warehouse):
     assert not differences, "marts differ:\n" + "\n".join(differences[:10])
 
 
-def test_delivery_validation_reads_postgres(pg_warehouse, tmp_path):
+def test_the_load_checks_read_postgres(pg_warehouse, tmp_path):
     """The checks after the load run on the engine: Great Expectations on the ERP's latest
-    deliveries finds what it found on DuckDB (the session's Dagster run), table by table."""
+    deliveries finds what it found on DuckDB (the session's Dagster run), table by table, and
+    the quarantine report (`pilotage quarantine`, the dlt assets' metadata) reads the same."""
+    from ingestion.quarantine import list_quarantine, quarantine_counts
     from pilotage.quality import validate_deliveries
     from pilotage.warehouse import warehouse_of
 
@@ -231,6 +240,13 @@ def test_delivery_validation_reads_postgres(pg_warehouse, tmp_path):
     assert {t: v[:2] for t, v in on_postgres.items()} == {t: v[:2] for t, v in on_duckdb.items()}
     first_lines = {t: v[2].splitlines()[0] for t, v in on_postgres.items()}
     assert first_lines == {t: v[2].splitlines()[0] for t, v in on_duckdb.items()}
+    duck = pg_warehouse.duckdb_warehouse
+    for system in ("crm", "erp"):
+        assert quarantine_counts(warehouse_of(settings), system) == quarantine_counts(duck, system)
+    keys = ("system", "source_file", "line", "object", "field", "value", "reason")
+    assert [tuple(r[k] for k in keys) for r in list_quarantine(warehouse_of(settings))] == [
+        tuple(r[k] for k in keys) for r in list_quarantine(duck)
+    ]
 
 
 def _served_view_source(cur, view: str) -> list[str]:
