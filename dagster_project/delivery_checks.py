@@ -24,6 +24,7 @@ from ingestion.extracts import extracts_of
 from ingestion.pipeline import SYSTEMS
 from pilotage.quality import DeliveryResult, validate_deliveries
 from pilotage.settings import Settings
+from pilotage.warehouse import warehouse_of
 
 CHECK_NAME = "delivery_validation"
 
@@ -59,7 +60,7 @@ def _delivery_check(settings: Settings, system: str):
     @multi_asset_check(specs=specs, name=f"{system}_{CHECK_NAME}", pool=WAREHOUSE_POOL)
     def _check(context: AssetCheckExecutionContext, refresh_lock: RefreshLockResource):
         report = validate_deliveries(
-            settings.warehouse_path,
+            warehouse_of(settings),
             system,
             settings.data_dir / "quality",
             run_name=context.run.run_id,

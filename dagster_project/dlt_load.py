@@ -14,6 +14,7 @@ from dagster_project.resources import WAREHOUSE_POOL, RefreshLockResource
 from ingestion.pipeline import SYSTEMS, load, make_pipeline, source_for
 from ingestion.quarantine import QUARANTINE_TABLE, list_quarantine, quarantine_counts
 from pilotage.settings import Settings
+from pilotage.warehouse import warehouse_of
 
 
 class PilotageDltTranslator(DagsterDltTranslator):
@@ -37,7 +38,7 @@ def _load_asset(system: str, settings: Settings):
     # The source and pipeline given here only describe the assets (no file or database is read).
     @dlt_assets(
         dlt_source=source_for(system, settings),
-        dlt_pipeline=make_pipeline(system, settings.warehouse_path, settings.dlt_pipelines_dir),
+        dlt_pipeline=make_pipeline(system, warehouse_of(settings), settings.dlt_pipelines_dir),
         name=f"load_{system}",
         dagster_dlt_translator=PilotageDltTranslator(),
         pool=WAREHOUSE_POOL,
@@ -65,8 +66,8 @@ def _load_asset(system: str, settings: Settings):
 
 def _quarantine_metadata(system: str, settings: Settings) -> dict:
     """Bad rows set aside by this load, where a data engineer looks first: the run's metadata."""
-    counts = quarantine_counts(settings.warehouse_path, system)
-    preview = list_quarantine(settings.warehouse_path, system, limit=20)
+    counts = quarantine_counts(warehouse_of(settings), system)
+    preview = list_quarantine(warehouse_of(settings), system, limit=20)
     lines = ["| file | line | field | value | reason |", "| --- | --- | --- | --- | --- |"]
     lines += [
         f"| {r['source_file']} | {r['line']} | {r['field']} | {r['value']} | {r['reason']} |"

@@ -3,8 +3,8 @@
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from dagster_project.resources import WAREHOUSE_POOL, RefreshLockResource
-from pilotage.publish import publish
-from pilotage.settings import SERVED_SCHEMAS, Settings
+from pilotage.publish import publish_warehouse
+from pilotage.settings import Settings
 
 SERVING_KEY = AssetKey(["serving", "serving_db"])
 
@@ -14,22 +14,26 @@ def build_publish_asset(settings: Settings, served_keys: list[AssetKey]):
         key=SERVING_KEY,
         deps=served_keys,
         group_name="publish",
-        kinds={"duckdb"},
+        kinds={settings.warehouse_engine},
         pool=WAREHOUSE_POOL,
         description=(
-            "The read-only DuckDB file Superset serves: the marts copied from the warehouse and "
-            "swapped in atomically. Blocking checks upstream keep failed data out of it."
+            "What Superset serves: the marts copied from the warehouse and swapped in atomically "
+            "(a read-only DuckDB file, or on PostgreSQL a blue/green serving schema). Blocking "
+            "checks upstream keep failed data out of it."
         ),
     )
     def serving_db(
         context: AssetExecutionContext, refresh_lock: RefreshLockResource
     ) -> MaterializeResult:
-        result = publish(
-            settings.warehouse_path, settings.serving_path, SERVED_SCHEMAS, settings.as_of
+        result = publish_warehouse(settings)
+        served = (
+            {"path": MetadataValue.path(str(result.serving_path))}
+            if result.serving_path
+            else {"served_at": result.served_at, "color": result.color}
         )
         return MaterializeResult(
             metadata={
-                "path": MetadataValue.path(str(result.serving_path)),
+                **served,
                 "as_of": settings.as_of.isoformat(),
                 "tables": MetadataValue.json(result.row_counts),
                 "dagster/row_count": sum(result.row_counts.values()),

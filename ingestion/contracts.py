@@ -10,7 +10,7 @@ dlt's variant columns (``amount__v_text``) never reach the raw tables (``variant
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dlt
 import pyarrow as pa
@@ -19,6 +19,9 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from ingestion.extracts import Extract
 from ingestion.formats import ExtractFileError
+
+if TYPE_CHECKING:
+    from pilotage.warehouse import Warehouse
 
 SOURCE_FILE_COLUMN = "_source_file"  # the extract file (or ``db:<table>``) a row was read from
 LOAD_ID_COLUMN = "_dlt_load_id"
@@ -135,30 +138,34 @@ def check_raw_table(
         )
 
 
-def variant_columns(warehouse_path: Path) -> list[str]:
-    """Every dlt variant column (``<column>__v_<type>``) of the ``raw_*`` schemas of a DuckDB
-    warehouse, as ``schema.table.column``: values that did not fit their declared column. There
-    must be none (``ingestion.pipeline.load`` raises ``SchemaContractError`` otherwise)."""
-    import duckdb
+def variant_columns(warehouse: Warehouse) -> list[str]:
+    """Every dlt variant column (``<column>__v_<type>``) of the ``raw_*`` schemas of the
+    warehouse (a DuckDB file or the PostgreSQL database), as ``schema.table.column``: values that
+    did not fit their declared column. There must be none (``ingestion.pipeline.load`` raises
+    ``SchemaContractError`` otherwise)."""
+    from pilotage import warehouse as wh
 
-    if not Path(warehouse_path).exists():
+    if not wh.exists(warehouse):
         return []
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+    with wh.connect(warehouse) as con:
         rows = con.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
-            "where starts_with(table_schema, 'raw_') and contains(column_name, ?) "
-            "order by all",
+            "where substr(table_schema, 1, 4) = 'raw_' and position(? in column_name) > 0 "
+            "order by 1, 2, 3",
             [VARIANT_MARK],
         ).fetchall()
     return [".".join(row) for row in rows]
 
 
-def check_no_variant_columns(warehouse_path: Path) -> None:
+def check_no_variant_columns(warehouse: Warehouse) -> None:
     """Raise ``SchemaContractError`` naming every variant column of the raw schemas."""
-    found = variant_columns(warehouse_path)
+    from pilotage.warehouse import describe
+
+    found = variant_columns(warehouse)
     if found:
         raise SchemaContractError(
-            f"dlt variant column(s) in the raw tables of {warehouse_path}: {', '.join(found)}: "
+            f"dlt variant column(s) in the raw tables of {describe(warehouse)}: "
+            f"{', '.join(found)}: "
             "values of another type than declared must not reach dbt. Fix the declaration or "
             "the source, move the values into the declared column or drop the variant columns"
         )

@@ -1,4 +1,5 @@
-"""The dlt pipelines that load the extracts into ``raw_crm`` / ``raw_erp`` of the warehouse.
+"""The dlt pipelines that load the extracts into ``raw_crm`` / ``raw_erp`` of the warehouse (the
+DuckDB file, or the PostgreSQL database when PILOTAGE_WAREHOUSE_ENGINE=postgres).
 
 ``load`` is the one load path: Dagster's dlt assets (``dagster_project/dlt_load.py``) call it,
 and so do the tests and scripts. It makes the pipeline, picks the source (landing files, the ERP
@@ -24,6 +25,7 @@ from ingestion.landing_files import SOURCES
 
 if TYPE_CHECKING:
     from pilotage.settings import Settings
+    from pilotage.warehouse import Warehouse
 
 SYSTEMS = tuple(SOURCES)
 # No usage telemetry to dlthub (and no network attempts on closed machines); opt in by setting it.
@@ -32,16 +34,35 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("LOAD__TRUNCATE_STAGING_DATASET", "true")
 
 
+def destination(warehouse: Warehouse):
+    """dlt's destination for the warehouse: the DuckDB file, or the PostgreSQL database of the
+    postgres engine (dlt's postgres destination, as the pipeline's user)."""
+    from pilotage.settings import PostgresSettings
+
+    if isinstance(warehouse, PostgresSettings):
+        return dlt.destinations.postgres(
+            credentials={
+                "database": warehouse.database,
+                "username": warehouse.user,
+                "password": warehouse.password,  # "" under trust authentication
+                "host": warehouse.host,
+                "port": warehouse.port,
+            }
+        )
+    Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
+    return dlt.destinations.duckdb(str(warehouse))
+
+
 def make_pipeline(
-    system: str, warehouse_path: Path, pipelines_dir: Path, *, progress: str | None = None
+    system: str, warehouse: Warehouse, pipelines_dir: Path, *, progress: str | None = None
 ) -> dlt.Pipeline:
-    """The dlt pipeline of one source system: ``pilotage_<system>`` into ``raw_<system>``."""
+    """The dlt pipeline of one source system: ``pilotage_<system>`` into ``raw_<system>`` of the
+    warehouse (a DuckDB file, or ``warehouse_of(settings)``'s PostgreSQL database)."""
     if system not in SOURCES:
         raise ValueError(f"unknown system {system!r}: expected one of {', '.join(SYSTEMS)}")
-    Path(warehouse_path).parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=f"pilotage_{system}",
-        destination=dlt.destinations.duckdb(str(warehouse_path)),
+        destination=destination(warehouse),
         dataset_name=f"raw_{system}",
         pipelines_dir=str(pipelines_dir),
         dev_mode=False,
@@ -81,9 +102,10 @@ def load(system: str, settings: Settings, *, source=None, progress: str | None =
     a raw column of another type than declared, or a dlt variant column in the raw schemas after
     the load, raises ``SchemaContractError`` (ingestion/README.md, "Schema contracts").
     """
-    pipeline = make_pipeline(
-        system, settings.warehouse_path, settings.dlt_pipelines_dir, progress=progress
-    )
+    from pilotage.warehouse import warehouse_of
+
+    warehouse = warehouse_of(settings)
+    pipeline = make_pipeline(system, warehouse, settings.dlt_pipelines_dir, progress=progress)
     # The local working state is only a cache of the destination's: drop it, so that a package
     # left pending by a failed run is not retried and the state (files already loaded, cursors)
     # comes from the warehouse (as dagster-dlt does before each run).
@@ -99,5 +121,5 @@ def load(system: str, settings: Settings, *, source=None, progress: str | None =
             raise ExtractFileError(str(bad_file)) from exc
         raise
     info.raise_on_failed_jobs()
-    check_no_variant_columns(settings.warehouse_path)  # variant columns never reach dbt
+    check_no_variant_columns(warehouse)  # variant columns never reach dbt
     return info

@@ -22,10 +22,14 @@ import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from ingestion.formats import ExtractFileError
+
+if TYPE_CHECKING:
+    from pilotage.warehouse import Warehouse
 
 QUARANTINE_TABLE = "quarantine"
 QUARANTINE_KEY = ("source_file", "line", "field")
@@ -133,10 +137,18 @@ def quarantine_table(bad_rows: list[BadRow], load_id: str, now: dt.datetime | No
     return pa.Table.from_pylist(records, schema=QUARANTINE_SCHEMA)
 
 
-def _connect(warehouse_path: str | Path):
-    import duckdb
+def _connect(warehouse: Warehouse | str):  # noqa: ANN202 - a connection of either engine
+    from pilotage import warehouse as wh
 
-    return duckdb.connect(str(warehouse_path), read_only=True)
+    if isinstance(warehouse, str):
+        warehouse = Path(warehouse)
+    return wh.connect(warehouse)
+
+
+def _exists(warehouse: Warehouse | str) -> bool:
+    from pilotage import warehouse as wh
+
+    return wh.exists(Path(warehouse) if isinstance(warehouse, str) else warehouse)
 
 
 def _systems_with_quarantine(con, system: str | None) -> list[str]:
@@ -154,14 +166,15 @@ def _systems_with_quarantine(con, system: str | None) -> list[str]:
 
 
 def list_quarantine(
-    warehouse_path: str | Path, system: str | None = None, limit: int | None = 100
+    warehouse_path: Warehouse | str, system: str | None = None, limit: int | None = 100
 ) -> list[dict]:
     """Quarantined rows, newest load first, then by file and line: dicts with ``system``,
     ``source_file``, ``line``, ``object``, ``field``, ``value``, ``reason``, ``quarantined_at``,
     ``load_id``. ``system``: ``crm`` or ``erp`` (default both); ``limit``: None for all.
 
+    ``warehouse_path``: a DuckDB file, or the PostgreSQL warehouse (``warehouse_of(settings)``).
     Reads the warehouse read-only; a warehouse or system never loaded gives ``[]``."""
-    if not Path(warehouse_path).exists():
+    if not _exists(warehouse_path):
         return []
     with _connect(warehouse_path) as con:
         systems = _systems_with_quarantine(con, system)
@@ -171,7 +184,10 @@ def list_quarantine(
         union = " union all ".join(
             f"select '{s}' as system, {columns} from raw_{s}.{QUARANTINE_TABLE}" for s in systems
         )
-        sql = f"select * from ({union}) order by load_id desc, system, source_file, line, field"
+        sql = (
+            f"select * from ({union}) as bad_rows "
+            "order by load_id desc, system, source_file, line, field"
+        )
         if limit is not None:
             sql += f" limit {int(limit)}"
         cursor = con.execute(sql)
@@ -180,13 +196,13 @@ def list_quarantine(
 
 
 def quarantine_counts(
-    warehouse_path: str | Path, system: str, load_id: str | None = None
+    warehouse_path: Warehouse | str, system: str, load_id: str | None = None
 ) -> dict[str, int]:
     """Quarantined fields per object of one system: ``{"Opportunity": 2, ...}``.
 
     ``load_id``: only the rows that load found (every bad row still in the landing folder is found
     again by each load); by default the latest completed load of ``raw_<system>``."""
-    if not Path(warehouse_path).exists():
+    if not _exists(warehouse_path):
         return {}
     with _connect(warehouse_path) as con:
         if not _systems_with_quarantine(con, system):

@@ -1,10 +1,19 @@
-"""Write, audit, publish: copy the checked marts into a fresh serving file, swap it in atomically.
+"""Write, audit, publish: copy the checked marts into a fresh serving copy, swap it in atomically.
 
-DuckDB allows one writer or many readers per file, never both across processes. The pipeline owns
-``warehouse.duckdb``; Superset only ever opens the serving file, read-only. Publishing builds the
-new serving file next to the old one, verifies it, then ``os.replace``s it over the served path:
-readers see either the old file or the new one, never a half-written state, and a failed or
-skipped publish leaves the previous file serving.
+One step, two engines (``publish_warehouse(settings)`` picks the settings' engine):
+
+- **DuckDB** (``publish``). DuckDB allows one writer or many readers per file, never both across
+  processes. The pipeline owns ``warehouse.duckdb``; Superset only ever opens the serving file,
+  read-only. Publishing builds the new serving file next to the old one, verifies it, then
+  ``os.replace``s it over the served path.
+- **PostgreSQL** (``publish_postgres``). The served schemas are copied from the warehouse database
+  into the serving database's idle colour (``marts_blue`` or ``marts_green``, with
+  ``meta_<colour>.publication``), verified, then one transaction re-points the views that Superset
+  reads (``marts.*``, ``meta.publication``) at that colour. The read-only user may only read
+  those views; the previous colour stays in place until the next publish rebuilds it.
+
+Either way readers see the old data or the new, never a half-written state, and a failed or
+skipped publish leaves the previous data serving.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from pilotage.settings import make_private
+from pilotage.settings import SERVED_SCHEMAS, Settings, make_private
 
 log = logging.getLogger(__name__)
 # A serving file being built: .<serving file>.<host>.<pid>.building (+ DuckDB's .wal).
@@ -32,9 +41,21 @@ class PublishError(RuntimeError):
 
 @dataclass(frozen=True)
 class PublishResult:
-    serving_path: Path
+    serving_path: Path | None  # the serving file (DuckDB); None on PostgreSQL
     row_counts: dict[str, int]  # "schema.table" -> rows
     published_at: dt.datetime
+    # Where the data is served, as the messages say it: the file, or database and colour.
+    served_at: str = ""
+    color: str | None = None  # PostgreSQL: the colour now served (blue or green)
+
+
+def publish_warehouse(settings: Settings) -> PublishResult:
+    """Publish the served schemas (SERVED_SCHEMAS) of the settings' warehouse engine."""
+    if settings.on_postgres:
+        from pilotage.publish_postgres import publish_postgres
+
+        return publish_postgres(settings.postgres, SERVED_SCHEMAS, settings.as_of)
+    return publish(settings.warehouse_path, settings.serving_path, SERVED_SCHEMAS, settings.as_of)
 
 
 def _quote(identifier: str) -> str:
@@ -125,7 +146,7 @@ def publish(
             "the previous serving file is unchanged."
         ) from exc
     log.info("published %d tables to %s", len(row_counts), serving_path)
-    return PublishResult(serving_path, row_counts, published_at)
+    return PublishResult(serving_path, row_counts, published_at, served_at=str(serving_path))
 
 
 def process_alive(pid: int) -> bool:

@@ -22,11 +22,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from ingestion.contracts import LOAD_ID_COLUMN, column_name
 from ingestion.extracts import Extract, extracts_of
+from pilotage.warehouse import Warehouse, connect
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,16 @@ def _medians(con, table: str, columns: list[str]) -> dict[str, float]:
     """Each money column's median over every row of the raw table (non-zero values): one scan."""
     if not columns:
         return {}
+    # PostgreSQL has no median(): the same continuous median as an ordered-set aggregate.
+    median_sql = (
+        'percentile_cont(0.5) within group (order by abs("{c}"))'
+        if getattr(con, "dialect", "duckdb") == "postgres"
+        else 'median(abs("{c}"))'
+    )
     parts = [
-        f'count("{c}") filter (where "{c}" != 0), median(abs("{c}")) filter (where "{c}" != 0)'
+        f'count("{c}") filter (where "{c}" != 0), '
+        + median_sql.format(c=c)
+        + f' filter (where "{c}" != 0)'
         for c in columns
     ]
     values = con.execute(f"select {', '.join(parts)} from {table}").fetchone()
@@ -176,9 +184,17 @@ def _latest_delivery(con, table: str, columns: list[str]):
     """The rows of the latest load that delivered rows to ``table``, as a dataframe."""
     load_id = con.execute(f"select max({LOAD_ID_COLUMN}) from {table}").fetchone()[0]
     selected = ", ".join(f'"{c}"' for c in columns) or "1 as _row"
-    frame = con.execute(
-        f"select {selected} from {table} where {LOAD_ID_COLUMN} = ?", [load_id]
-    ).df()
+    cursor = con.execute(f"select {selected} from {table} where {LOAD_ID_COLUMN} = ?", [load_id])
+    if hasattr(cursor, "df"):  # DuckDB
+        return load_id, cursor.df()
+    import pandas as pd
+
+    names = [d[0] for d in cursor.description]
+    frame = pd.DataFrame(cursor.fetchall(), columns=names)
+    for name, column in frame.items():  # dates and timestamps as DuckDB's .df() gives them
+        values = column.dropna()
+        if len(values) and isinstance(values.iloc[0], dt.date):
+            frame[name] = pd.to_datetime(column, utc=isinstance(values.iloc[0], dt.datetime))
     return load_id, frame
 
 
@@ -206,7 +222,7 @@ def _as_numbers(frame):
 
 
 def validate_deliveries(
-    warehouse_path: Path,
+    warehouse_path: Warehouse,
     system: str,
     quality_dir: Path,
     run_name: str,
@@ -221,8 +237,7 @@ def validate_deliveries(
     gx, context = _context(Path(quality_dir))
     source = context.data_sources.add_or_update_pandas(f"{system}_deliveries")
     definitions, frames, load_ids = [], {}, {}
-    con = duckdb.connect(str(warehouse_path), read_only=True)
-    try:
+    with connect(warehouse_path) as con:
         existing = {
             name
             for (name,) in con.execute(
@@ -248,8 +263,6 @@ def validate_deliveries(
                 data=_latest_delivery_batch(source, asset_name), suite=suite, name=asset_name
             )
             definitions.append((table, context.validation_definitions.add_or_update(definition)))
-    finally:
-        con.close()
     results = []
     for table, definition in definitions:
         frame = frames[table]

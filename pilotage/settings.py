@@ -9,7 +9,7 @@ variables. The variables read by programs that are not this package's Python sta
 programs read them, and are documented in ``.env.example`` too:
 
 - ``dbt/profiles.yml`` (``env_var``): the warehouse path, the dbt target and threads, DuckDB's
-  memory limit, the PostgreSQL connection of the portability target;
+  memory limit, the PostgreSQL connection (read here too: ``PostgresSettings``);
 - ``superset/superset_config.py``, run inside Superset's own environment: the environment
   (demo/production), the data folder, HTTPS, the data cache;
 - ``docker-compose.yml`` and ``scripts/install.sh``: the image version, the Python to install with.
@@ -41,6 +41,9 @@ SERVED_SCHEMAS = ("marts",)
 SOURCE_SYSTEMS = ("crm", "erp")
 
 DEFAULT_SUPERSET_URL = "http://127.0.0.1:8088"
+# The warehouse engine (PILOTAGE_WAREHOUSE_ENGINE): DuckDB files on one machine (the default), or a
+# PostgreSQL server (dlt, dbt and publish on it, Superset reading a serving database).
+ENGINES = ("duckdb", "postgres")
 # Every hour from 07:00 to 19:00, Monday to Friday, in the company's time zone.
 DEFAULT_REFRESH_CRON = "0 7-19 * * 1-5"
 DEFAULT_TIMEZONE = "Europe/Paris"
@@ -56,6 +59,48 @@ OPTIONAL_VARS = (
     "PILOTAGE_ERP_DATABASE_SCHEMA",
     "PILOTAGE_LANDING_CONFIG",
 )
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    """The PostgreSQL server of the ``postgres`` engine (PILOTAGE_PG_*): dlt loads and dbt builds
+    ``database``; publish swaps the served marts into ``serving_database``, which Superset reads
+    as ``reader_user`` (SELECT on the served schemas only, read-only transactions)."""
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str = ""
+    database: str = "pilotage"
+    # PILOTAGE_PG_SERVING_DATABASE (default <database>_serving)
+    serving_database: str = "pilotage_serving"
+    # PILOTAGE_PG_READER_USER / PILOTAGE_PG_READER_PASSWORD: Superset's read-only login.
+    reader_user: str = "pilotage_reader"
+    reader_password: str = ""
+
+    def connect_args(self, database: str | None = None) -> dict:
+        """psycopg2.connect() keywords of the pipeline's (writing) user on ``database``
+        (default: the warehouse database)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "dbname": database or self.database,
+            "connect_timeout": 10,
+        }
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            "PILOTAGE_PG_HOST": self.host,
+            "PILOTAGE_PG_PORT": str(self.port),
+            "PILOTAGE_PG_USER": self.user,
+            "PILOTAGE_PG_PASSWORD": self.password,
+            "PILOTAGE_PG_DATABASE": self.database,
+            "PILOTAGE_PG_SERVING_DATABASE": self.serving_database,
+            "PILOTAGE_PG_READER_USER": self.reader_user,
+            "PILOTAGE_PG_READER_PASSWORD": self.reader_password,
+        }
 
 
 @dataclass(frozen=True)
@@ -98,6 +143,9 @@ class Settings:
     # PILOTAGE_REFRESH_WAIT_SECONDS: how long a refresh waits for the one in progress on the
     # same warehouse before it gives up (one refresh at a time, pilotage/refresh_lock.py).
     refresh_wait_seconds: int = DEFAULT_REFRESH_WAIT_SECONDS
+    # PILOTAGE_WAREHOUSE_ENGINE: duckdb (warehouse_path, serving_path) or postgres (postgres).
+    warehouse_engine: str = "duckdb"
+    postgres: PostgresSettings = PostgresSettings()
 
     @property
     def dlt_pipelines_dir(self) -> Path:
@@ -111,10 +159,15 @@ class Settings:
     def dagster_home_dir(self) -> Path:
         return self.dagster_home or self.data_dir / "dagster_home"
 
+    @property
+    def on_postgres(self) -> bool:
+        return self.warehouse_engine == "postgres"
+
     def to_env(self) -> dict[str, str]:
         """The ``PILOTAGE_*`` variables that give these settings back through ``load_settings()``
         in another process (dbt's profile reads PILOTAGE_WAREHOUSE_PATH, Superset's config
-        PILOTAGE_ENV and PILOTAGE_DATA_DIR, a Dagster code server all of them)."""
+        PILOTAGE_ENV and PILOTAGE_DATA_DIR, a Dagster code server all of them). On the postgres
+        engine, dbt's target is ``postgres`` and the PILOTAGE_PG_* connection goes along."""
         env = {
             "PILOTAGE_DATA_DIR": str(self.data_dir),
             "PILOTAGE_LANDING_DIR": str(self.landing_dir),
@@ -130,7 +183,11 @@ class Settings:
             "PILOTAGE_REFRESH_CRON": self.refresh_cron,
             "PILOTAGE_TIMEZONE": self.timezone,
             "PILOTAGE_REFRESH_WAIT_SECONDS": str(self.refresh_wait_seconds),
+            "PILOTAGE_WAREHOUSE_ENGINE": self.warehouse_engine,
         }
+        if self.on_postgres:
+            env["PILOTAGE_DBT_TARGET"] = "postgres"
+            env.update(self.postgres.to_env())
         optional = {
             "PILOTAGE_ERP_DATABASE_URL": self.erp_database_url,
             "PILOTAGE_ERP_DATABASE_SCHEMA": self.erp_database_schema,
@@ -236,6 +293,33 @@ def parse_environment(value: str | None) -> str:
     return name
 
 
+def parse_engine(value: str | None) -> str:
+    """PILOTAGE_WAREHOUSE_ENGINE: duckdb (the default) or postgres."""
+    name = (value or "duckdb").strip().lower() or "duckdb"
+    if name not in ENGINES:
+        raise ValueError(f"PILOTAGE_WAREHOUSE_ENGINE={value!r}: use {' or '.join(ENGINES)}")
+    return name
+
+
+def parse_postgres(env: Mapping[str, str]) -> PostgresSettings:
+    """The PILOTAGE_PG_* connection (defaults: the local server, user postgres, database
+    pilotage, its serving database <database>_serving, reader pilotage_reader)."""
+    port = _text(env.get("PILOTAGE_PG_PORT")) or "5432"
+    if not port.isdigit():
+        raise ValueError(f"PILOTAGE_PG_PORT={port!r} is not a port number")
+    database = _text(env.get("PILOTAGE_PG_DATABASE")) or "pilotage"
+    return PostgresSettings(
+        host=_text(env.get("PILOTAGE_PG_HOST")) or "127.0.0.1",
+        port=int(port),
+        user=_text(env.get("PILOTAGE_PG_USER")) or "postgres",
+        password=env.get("PILOTAGE_PG_PASSWORD", ""),
+        database=database,
+        serving_database=(_text(env.get("PILOTAGE_PG_SERVING_DATABASE")) or f"{database}_serving"),
+        reader_user=_text(env.get("PILOTAGE_PG_READER_USER")) or "pilotage_reader",
+        reader_password=env.get("PILOTAGE_PG_READER_PASSWORD", ""),
+    )
+
+
 def parse_language(value: str | None) -> str:
     """PILOTAGE_LANGUAGE: en (the default) or fr, the languages of the KPI catalogue's labels."""
     name = (value or "en").strip().lower() or "en"
@@ -300,4 +384,6 @@ def load_settings(
         refresh_wait_seconds=parse_seconds(
             "PILOTAGE_REFRESH_WAIT_SECONDS", env.get("PILOTAGE_REFRESH_WAIT_SECONDS")
         ),
+        warehouse_engine=parse_engine(env.get("PILOTAGE_WAREHOUSE_ENGINE")),
+        postgres=parse_postgres(env),
     )

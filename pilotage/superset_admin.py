@@ -167,7 +167,7 @@ def bootstrap(settings: Settings, extra_env: Mapping[str, str] | None = None) ->
     Idempotent: re-running updates everything in place. Progress goes to stdout. ``extra_env``:
     more variables for Superset (see ``superset_env``).
     """
-    if not settings.serving_path.exists():
+    if not settings.on_postgres and not settings.serving_path.exists():
         raise SupersetError(
             f"No serving file at {settings.serving_path}: run the pipeline (`pilotage refresh`) "
             "first; Superset only reads the published serving file."

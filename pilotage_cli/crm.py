@@ -95,11 +95,12 @@ def quarantine(system: str | None, limit: int, data_dir: str | None) -> None:
     Fix the source and send a new drop: corrected rows load, the quarantine keeps the history.
     """
     from ingestion.quarantine import list_quarantine
+    from pilotage.warehouse import describe, warehouse_of
 
     settings = settings_for(data_dir=data_dir)
-    rows = list_quarantine(settings.warehouse_path, system, limit)
+    rows = list_quarantine(warehouse_of(settings), system, limit)
     if not rows:
-        click.secho(f"No quarantined rows in {settings.warehouse_path}.", fg="green")
+        click.secho(f"No quarantined rows in {describe(warehouse_of(settings))}.", fg="green")
         return
     for r in rows:
         click.echo(

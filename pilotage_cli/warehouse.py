@@ -11,7 +11,7 @@ import time
 
 import click
 
-from pilotage.settings import SERVED_SCHEMAS, Settings, as_of_pinned
+from pilotage.settings import Settings, as_of_pinned
 from pilotage_cli.app import (
     AS_OF,
     DATA_DIR,
@@ -211,9 +211,12 @@ def run_refresh(settings: Settings) -> None:
             "Nothing was published: dashboards keep the last good data. The log above says what "
             f"failed; the run is also in the Dagster UI (run id {result.run_id})."
         )
-    click.secho(
-        f"    refresh done in {elapsed:.0f} s, published {settings.serving_path}", fg="green"
+    served = (
+        f"serving database {settings.postgres.serving_database}"
+        if settings.on_postgres
+        else settings.serving_path
     )
+    click.secho(f"    refresh done in {elapsed:.0f} s, published {served}", fg="green")
 
 
 def _refusal(events) -> str | None:
@@ -239,10 +242,11 @@ def check(as_of: str | None, data_dir: str | None) -> None:
     gates_pass = _checks_pass(settings)
     step("validating the latest deliveries (Great Expectations, warnings only)")
     from pilotage.quality import validate_deliveries
+    from pilotage.warehouse import warehouse_of
 
     for system in settings.sources:
         report = validate_deliveries(
-            settings.warehouse_path,
+            warehouse_of(settings),
             system,
             settings.data_dir / "quality",
             "pilotage-check",
@@ -262,10 +266,12 @@ _TEST_OUTCOME = re.compile(
 def _checks_pass(settings: Settings) -> bool:
     """The gates, as Dagster runs them before publishing: every dbt test of the project."""
     from pilotage.dbt import DbtError, check_project
+    from pilotage.warehouse import describe, exists, warehouse_of
 
-    if not settings.warehouse_path.exists():
-        fail(f"No warehouse at {settings.warehouse_path}: run `pilotage refresh` first.")
-    step(f"gates on {settings.warehouse_path} (dbt tests, docs/data_quality.md)")
+    warehouse = warehouse_of(settings)
+    if not exists(warehouse):
+        fail(f"No warehouse at {describe(warehouse)}: run `pilotage refresh` first.")
+    step(f"gates on {describe(warehouse)} (dbt tests, docs/data_quality.md)")
     try:
         output, passed = check_project(settings).stdout, True
     except DbtError as exc:
@@ -286,23 +292,22 @@ def _checks_pass(settings: Settings) -> bool:
 @AS_OF
 @DATA_DIR
 def publish(as_of: str | None, data_dir: str | None) -> None:
-    """Run the quality checks, then swap the marts into the serving file Superset reads.
+    """Run the quality checks, then swap the marts into the serving file Superset reads (on
+    PILOTAGE_WAREHOUSE_ENGINE=postgres: into the idle blue/green schema of the serving database,
+    then the serving views onto it).
 
     Use after a manual dbt run; `pilotage refresh` already publishes. Refuses when a check fails.
     """
-    from pilotage.publish import PublishError
-    from pilotage.publish import publish as publish_serving
+    from pilotage.publish import PublishError, publish_warehouse
 
     settings = settings_for(as_of, data_dir)
     if not _checks_pass(settings):
         fail("Quality checks failed: nothing published, the previous serving file stays.")
     try:
-        result = publish_serving(
-            settings.warehouse_path, settings.serving_path, SERVED_SCHEMAS, settings.as_of
-        )
+        result = publish_warehouse(settings)
     except PublishError as exc:
         fail(str(exc))
-    click.secho(f"published {len(result.row_counts)} tables to {result.serving_path}", fg="green")
+    click.secho(f"published {len(result.row_counts)} tables to {result.served_at}", fg="green")
 
 
 @click.command()

@@ -76,6 +76,44 @@ def serving_path() -> Path:
     return path
 
 
+def postgres_serving_uri() -> str | None:
+    """On the postgres engine (PILOTAGE_WAREHOUSE_ENGINE=postgres), the SQLAlchemy URI of the
+    serving database as the read-only user (pilotage.settings passes every PILOTAGE_PG_*
+    variable); None on DuckDB."""
+    engine = os.environ.get("PILOTAGE_WAREHOUSE_ENGINE", "duckdb").strip().lower() or "duckdb"
+    if engine != "postgres":
+        return None
+    from sqlalchemy.engine.url import URL
+
+    names = ("HOST", "PORT", "READER_USER", "SERVING_DATABASE")
+    missing = [f"PILOTAGE_PG_{n}" for n in names if not os.environ.get(f"PILOTAGE_PG_{n}")]
+    if missing:
+        fail(f"PILOTAGE_WAREHOUSE_ENGINE=postgres but {', '.join(missing)} not set.")
+    return URL.create(
+        "postgresql+psycopg2",
+        username=os.environ["PILOTAGE_PG_READER_USER"],
+        password=os.environ.get("PILOTAGE_PG_READER_PASSWORD") or None,
+        host=os.environ["PILOTAGE_PG_HOST"],
+        port=int(os.environ["PILOTAGE_PG_PORT"]),
+        database=os.environ["PILOTAGE_PG_SERVING_DATABASE"],
+    ).render_as_string(hide_password=False)
+
+
+def _postgres_database(text: str, uri: str) -> str:
+    """The serving database entry pointed at PostgreSQL: same name and UUID (the datasets keep
+    their database), the read-only user's URI, and PostgreSQL's connection arguments instead of
+    DuckDB's sandbox (the user can only SELECT the served views, in read-only transactions)."""
+    database = yaml.safe_load(text)
+    database["sqlalchemy_uri"] = uri
+    database["extra"]["engine_params"] = {
+        "connect_args": {
+            "application_name": "superset",
+            "options": "-c default_transaction_read_only=on",
+        }
+    }
+    return yaml.safe_dump(database, sort_keys=False)
+
+
 def kpi_texts() -> dict[str, dict[str, str]]:
     """The KPI metrics' label and description in the dashboards' language (metric name ->
     {verbose_name, description}), written by ``pilotage.superset_admin.bootstrap`` from the KPI
@@ -160,12 +198,14 @@ def pilotage_as_of() -> dt.date | None:
 
 
 def build_bundle(
-    serving: Path,
+    serving: Path | None,
     texts: dict[str, dict[str, str]] | None = None,
     month_range: str | None = None,
     translated: dict | None = None,
+    postgres_uri: str | None = None,
 ) -> bytes:
-    """The assets tree as an in-memory ZIP with one top-level folder, the DuckDB path set, the
+    """The assets tree as an in-memory ZIP with one top-level folder, the DuckDB path set (or,
+    with ``postgres_uri``, the serving database entry pointed at PostgreSQL), the
     KPI metrics labelled and described in the dashboards' language (``texts``: metric name ->
     {verbose_name, description}), the charts, dashboards and native filters titled from
     ``translated`` (``translations(language)``) and the "Current month" filter defaults set to
@@ -177,7 +217,9 @@ def build_bundle(
         for path in sorted(ASSETS_DIR.rglob("*.yaml")):
             relative = path.relative_to(ASSETS_DIR).as_posix()
             text = path.read_text(encoding="utf-8")
-            if relative.startswith("databases/"):
+            if relative.startswith("databases/") and postgres_uri:
+                text = _postgres_database(text, postgres_uri)
+            elif relative.startswith("databases/"):
                 text = text.replace(SERVING_PLACEHOLDER, str(serving))
             if relative.startswith("datasets/") and texts:
                 text = _with_kpi_texts(text, texts)
@@ -376,8 +418,12 @@ def sync_rls(security_manager, db, datasets, roles, config) -> None:  # noqa: AN
 
 
 def main() -> None:
-    serving = serving_path()
-    log(f"serving file {serving}")
+    postgres_uri = postgres_serving_uri()
+    serving = None if postgres_uri else serving_path()
+    if postgres_uri:
+        log(f"serving database {postgres_uri.rsplit('@', 1)[-1]} (PostgreSQL, read-only user)")
+    else:
+        log(f"serving file {serving}")
     from superset.app import create_app
 
     app = create_app()
@@ -404,7 +450,7 @@ def main() -> None:
             translated = translations(language)
             if translated:
                 log(f"titles in {language!r} from {TRANSLATIONS_DIR / (language + '.yaml')}")
-            bundle = build_bundle(serving, kpi_texts(), month_range, translated)
+            bundle = build_bundle(serving, kpi_texts(), month_range, translated, postgres_uri)
             reset_reordered_columns(db, bundle)
             import_bundle(bundle, admin)
         except Exception as exc:  # the importer's own messages are terse: add where and what

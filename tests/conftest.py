@@ -32,6 +32,7 @@ _PILOTAGE_VARS = (
     "PILOTAGE_SERVING_PATH",
     "PILOTAGE_AS_OF",
     "PILOTAGE_SOURCES",
+    "PILOTAGE_WAREHOUSE_ENGINE",  # the session's pipeline is DuckDB's, whatever the shell says
 )
 
 

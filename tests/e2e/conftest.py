@@ -28,6 +28,7 @@ import pytest
 import requests
 
 from pilotage import superset_admin
+from pilotage.production import DAGSTER_PATH_PREFIX
 from pilotage.settings import load_settings
 from tests.conftest import service_unavailable
 
@@ -123,7 +124,7 @@ class Superset:
 
 
 @contextlib.contextmanager
-def running_superset(
+def served_superset(
     settings, env: dict[str, str], port: int, log_dir: Path
 ) -> Iterator[tuple[str, float]]:
     """Superset served (``superset_admin.serve_command``: gunicorn, 2 workers in production) on
@@ -166,14 +167,24 @@ def running_superset(
 
 @pytest.fixture(scope="session")
 def superset(serving_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
+    data_dir = tmp_path_factory.mktemp("superset_data")
+    settings = dataclasses.replace(load_settings(), data_dir=data_dir, serving_path=serving_db)
+    with running_superset(settings) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_superset(settings) -> Iterator[Superset]:
+    """A Superset bootstrapped and served for ``settings`` (its home under their data folder;
+    the serving file, or the PostgreSQL serving database on the postgres engine), stopped on
+    exit."""
     python = superset_admin.superset_venv() / "bin" / "python"
     if not python.exists():
         service_unavailable(
             f"SUPERSET TESTS NOT RUN: no Superset environment at {python.parent.parent} "
             "(run `make install`)."
         )
-    data_dir = tmp_path_factory.mktemp("superset_data")
-    settings = dataclasses.replace(load_settings(), data_dir=data_dir, serving_path=serving_db)
+    data_dir = settings.data_dir
     port = _free_port()
     with pytest.MonkeyPatch.context() as mp:
         # A temporary home with SQLite metadata in demo mode, whatever the developer's shell has.
@@ -194,7 +205,7 @@ def superset(serving_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             pytest.fail(f"Superset bootstrap failed: {exc}")
         bootstrap_seconds = time.monotonic() - started
         env = superset_admin.superset_env(settings)
-        with running_superset(settings, env, port, data_dir) as (url, seconds):
+        with served_superset(settings, env, port, data_dir) as (url, seconds):
             print(
                 f"\nSuperset: bootstrap {bootstrap_seconds:.0f}s, "
                 f"server up in {seconds:.0f}s at {url}"
@@ -212,9 +223,6 @@ class DagsterWebserver:
     url: str  # with the path prefix, no trailing slash: f"{url}/graphql" is the API
     address: str  # host:port, what a reverse proxy forwards to
     path_prefix: str
-
-
-DAGSTER_PATH_PREFIX = "/dagster"  # as docker-compose.yml serves it behind the proxy
 
 
 @pytest.fixture(scope="session")

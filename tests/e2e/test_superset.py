@@ -455,7 +455,7 @@ def test_production_login_rate_limit_answers_429(
     default 10 per minute; 3 here), counted in Redis (shared by every worker and server), on the
     API and the login form together; good logins never count. Past the limit even the right
     password gets 429."""
-    from tests.e2e.conftest import _free_port, running_superset
+    from tests.e2e.conftest import _free_port, served_superset
 
     limit = 3
     # one worker starts faster; the counts are in Redis whatever the number of workers
@@ -464,7 +464,7 @@ def test_production_login_rate_limit_answers_429(
         "PILOTAGE_LOGIN_RATE_LIMIT": f"{limit} per minute",
         "SUPERSET_WORKERS": "1",
     }
-    with running_superset(production_superset.settings, env, _free_port(), tmp_path) as (url, _):
+    with served_superset(production_superset.settings, env, _free_port(), tmp_path) as (url, _):
 
         def api_login(password: str) -> requests.Response:
             return requests.post(

@@ -164,11 +164,53 @@ def test_defaults_need_no_environment():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("AS_OF", "15/11/2026"), ("SOURCES", "crm,sap"), ("ENV", "prod"), ("LANGUAGE", "de")],
+    [
+        ("AS_OF", "15/11/2026"),
+        ("SOURCES", "crm,sap"),
+        ("ENV", "prod"),
+        ("LANGUAGE", "de"),
+        ("WAREHOUSE_ENGINE", "mysql"),
+        ("PG_PORT", "five"),
+    ],
 )
 def test_a_malformed_value_names_its_variable(name, value):
     with pytest.raises(ValueError, match=PREFIX + name):
         load_settings({PREFIX + name: value})
+
+
+def test_one_setting_chooses_the_warehouse_engine(tmp_path):
+    duckdb_settings = load_settings({PREFIX + "DATA_DIR": str(tmp_path)})
+    assert duckdb_settings.warehouse_engine == "duckdb" and not duckdb_settings.on_postgres
+    assert PREFIX + "DBT_TARGET" not in duckdb_settings.to_env()  # dbt's default target: DuckDB
+    assert PREFIX + "PG_PASSWORD" not in duckdb_settings.to_env()
+    env = {
+        PREFIX + "DATA_DIR": str(tmp_path),
+        PREFIX + "WAREHOUSE_ENGINE": " Postgres",
+        PREFIX + "PG_HOST": "db.internal",
+        PREFIX + "PG_PORT": "6432",
+        PREFIX + "PG_USER": "pipeline",
+        PREFIX + "PG_PASSWORD": "s3cret",
+        PREFIX + "PG_DATABASE": "sales",
+        PREFIX + "PG_READER_PASSWORD": "r3ader",
+    }
+    settings = load_settings(env)
+    assert settings.on_postgres
+    pg = settings.postgres
+    assert (pg.host, pg.port, pg.user, pg.password, pg.database) == (
+        "db.internal",
+        6432,
+        "pipeline",
+        "s3cret",
+        "sales",
+    )
+    assert (pg.serving_database, pg.reader_user, pg.reader_password) == (
+        "sales_serving",
+        "pilotage_reader",
+        "r3ader",
+    )
+    exported = settings.to_env()
+    assert exported[PREFIX + "DBT_TARGET"] == "postgres"  # dbt/profiles.yml's postgres target
+    assert load_settings(exported) == settings
 
 
 def test_subprocess_env_is_built_from_the_settings_not_written_back(tmp_path, monkeypatch):

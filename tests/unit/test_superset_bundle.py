@@ -179,3 +179,18 @@ def test_the_period_opens_on_the_data_as_of_month(tmp_path, as_of, today, want):
     assert defaults, "a dashboard opens on a time filter"
     expected = want or bootstrap.CURRENT_MONTH
     assert all(value == expected and time_range == expected for value, time_range in defaults)
+
+
+def test_the_postgres_engine_points_the_same_datasets_at_the_serving_database(tmp_path):
+    bootstrap = _bootstrap_module()
+    uri = "postgresql+psycopg2://pilotage_reader:pw@db:5432/pilotage_serving"
+    duck = _bundle_files(bootstrap.build_bundle(tmp_path / "serving.duckdb"), "databases")
+    pg = _bundle_files(bootstrap.build_bundle(None, postgres_uri=uri), "databases")
+    assert len(duck) == len(pg) == 1
+    assert duck[0]["sqlalchemy_uri"] == f"duckdb:///{tmp_path / 'serving.duckdb'}"
+    assert duck[0]["extra"]["engine_params"]["connect_args"]["read_only"] is True
+    assert pg[0]["sqlalchemy_uri"] == uri
+    assert (pg[0]["uuid"], pg[0]["database_name"]) == (duck[0]["uuid"], duck[0]["database_name"])
+    connect_args = pg[0]["extra"]["engine_params"]["connect_args"]
+    assert connect_args["options"] == "-c default_transaction_read_only=on"
+    assert not pg[0]["allow_dml"] and not pg[0]["allow_ctas"]
