@@ -120,6 +120,15 @@ def pytest_collection_modifyitems(config, items):
         )
 
 
+@pytest.fixture
+def umask():
+    """The CLI makes this process's umask private (settings_for): give the old one back."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)
+
+
 @pytest.fixture(autouse=True)
 def _loader_env(monkeypatch):
     """Loads in tests: no dlt telemetry, the committed landing config, the file-based ERP."""

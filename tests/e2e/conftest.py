@@ -63,6 +63,46 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def started_server(
+    what: str, command: list[str], env: dict[str, str], cwd: Path, log_path: Path, ready_url: str
+) -> Iterator[float]:
+    """``command`` in its own process group, until ``ready_url`` answers 200; yields the seconds
+    it took, then stops the whole group. Fails with the end of its log when it exits or takes
+    longer than START_TIMEOUT."""
+    started = time.monotonic()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=str(cwd),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as a whole below
+        )
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"{what} exited with {process.returncode} before answering {ready_url}:\n"
+                    + log_path.read_text(errors="replace")[-3000:]
+                )
+            try:
+                if requests.get(ready_url, timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or still loading
+                pass
+            if time.monotonic() - started > START_TIMEOUT:
+                pytest.fail(
+                    f"{what} did not answer {ready_url} within {START_TIMEOUT}s:\n"
+                    + log_path.read_text(errors="replace")[-3000:]
+                )
+            time.sleep(0.5)
+        yield time.monotonic() - started
+    finally:
+        _stop(process)
+
+
 class Superset:
     """A running Superset and an admin HTTP session on it."""
 
@@ -131,38 +171,15 @@ def served_superset(
     127.0.0.1:``port`` with ``env``, once it answers /health; yields (url, seconds it took to
     start), then stops its whole process group. Its log: ``log_dir``/superset-server.log."""
     url = f"http://127.0.0.1:{port}"
-    log_path = log_dir / "superset-server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            superset_admin.serve_command(settings, host="127.0.0.1", port=port),
-            env=env,
-            cwd=str(superset_admin.superset_home(settings)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, killed as a whole below
-        )
-    try:
-        started = time.monotonic()
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"Superset exited with {process.returncode} before answering /health:\n"
-                    + log_path.read_text(errors="replace")[-3000:]
-                )
-            try:
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or still loading
-                pass
-            if time.monotonic() - started > START_TIMEOUT:
-                pytest.fail(
-                    f"Superset did not answer {url}/health within {START_TIMEOUT}s:\n"
-                    + log_path.read_text(errors="replace")[-3000:]
-                )
-            time.sleep(0.5)
-        yield url, time.monotonic() - started
-    finally:
-        _stop(process)
+    with started_server(
+        "Superset",
+        superset_admin.serve_command(settings, host="127.0.0.1", port=port),
+        env,
+        superset_admin.superset_home(settings),
+        log_dir / "superset-server.log",
+        f"{url}/health",
+    ) as seconds:
+        yield url, seconds
 
 
 @pytest.fixture(scope="session")
@@ -241,35 +258,9 @@ def dagster_webserver(
     command = [str(webserver), "-h", "127.0.0.1", "-p", str(port)]
     command += ["--path-prefix", DAGSTER_PATH_PREFIX, "-m", "dagster_project.definitions"]
     url = f"http://127.0.0.1:{port}{DAGSTER_PATH_PREFIX}"
-    started = time.monotonic()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=str(Path(__file__).resolve().parents[2]),
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"dagster-webserver exited with {process.returncode} before answering:\n"
-                    + log_path.read_text(errors="replace")[-3000:]
-                )
-            try:
-                if requests.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet
-                pass
-            if time.monotonic() - started > START_TIMEOUT:
-                pytest.fail(
-                    f"dagster-webserver did not answer {url}/server_info within "
-                    f"{START_TIMEOUT}s:\n" + log_path.read_text(errors="replace")[-3000:]
-                )
-            time.sleep(0.5)
-        print(f"\nDagster webserver up in {time.monotonic() - started:.0f}s at {url}")
+    project = Path(__file__).resolve().parents[2]
+    with started_server(
+        "dagster-webserver", command, env, project, log_path, f"{url}/server_info"
+    ) as seconds:
+        print(f"\nDagster webserver up in {seconds:.0f}s at {url}")
         yield DagsterWebserver(url, f"127.0.0.1:{port}", DAGSTER_PATH_PREFIX)
-    finally:
-        _stop(process)

@@ -9,7 +9,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
 import sqlite3
 import stat
 import subprocess
@@ -274,15 +273,6 @@ def test_missing_postgresql_tools_say_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(backup.BackupError, match=r"pg_dump is not installed.*postgresql-client"):
         backup.backup(source, tmp_path / "b.tar.gz", progress=lambda _m: None)
     assert not list(tmp_path.glob("b.tar.gz*"))
-
-
-@pytest.fixture
-def umask():
-    """The CLI makes this process's umask private (settings_for): give the old one back."""
-    old = os.umask(0o022)
-    os.umask(old)
-    yield
-    os.umask(old)
 
 
 def test_the_commands_report_refusals_as_errors(tmp_path, umask):

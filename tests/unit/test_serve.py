@@ -17,15 +17,6 @@ from pilotage.settings import DEFAULT_SUPERSET_URL, load_settings, with_superset
 from pilotage_cli import main, servers
 
 
-@pytest.fixture
-def umask():
-    """The CLI makes this process's umask private (settings_for): give the old one back."""
-    old = os.umask(0o022)
-    os.umask(old)
-    yield
-    os.umask(old)
-
-
 def test_the_cache_warm_up_follows_the_superset_port_unless_set(tmp_path):
     settings = load_settings({}, data_dir=tmp_path)
     assert settings.superset_url == DEFAULT_SUPERSET_URL
