@@ -50,11 +50,15 @@ EMOJI_FONT=/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 packages=()
 [ -x "$CHROMIUM" ] || packages+=(chromium)
 [ -f "$EMOJI_FONT" ] || ! command -v apt-get >/dev/null 2>&1 || packages+=(fonts-noto-color-emoji)
+# The dbt project on Apache Spark (tests/e2e/test_dbt_spark.py, docs/adapters.md): PySpark 4 runs
+# on a Java 17 or 21 runtime, Debian's default-jre-headless (OpenJDK 17 on Debian 12).
+command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
 if [ "${#packages[@]}" -gt 0 ]; then
     apt_install=(apt-get install -y --no-install-recommends "${packages[@]}")
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "No Chromium at $CHROMIUM and no apt-get here: install Chromium and point" >&2
-        echo "PILOTAGE_CHROMIUM at its executable (the browser tests need it)." >&2
+        echo "Missing ${packages[*]} and no apt-get here: install Chromium (and point" >&2
+        echo "PILOTAGE_CHROMIUM at its executable; the browser tests need it) and a Java 17+" >&2
+        echo "runtime (the Spark test needs \`java\` on PATH)." >&2
         exit 1
     elif [ "$(id -u)" -eq 0 ]; then
         sudo=()
@@ -66,7 +70,7 @@ if [ "${#packages[@]}" -gt 0 ]; then
         echo "then re-run make install (or point PILOTAGE_CHROMIUM at a Chromium executable)." >&2
         exit 1
     fi
-    echo "==> installing Debian's ${packages[*]} for the browser tests: ${sudo[*]:+${sudo[*]} }${apt_install[*]}"
+    echo "==> installing Debian's ${packages[*]} for the browser and Spark tests: ${sudo[*]:+${sudo[*]} }${apt_install[*]}"
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "${apt_install[@]}" -qq
     if [ ! -x "$CHROMIUM" ]; then
@@ -76,3 +80,4 @@ if [ "${#packages[@]}" -gt 0 ]; then
     fi
 fi
 echo "==> browser for the browser tests: $CHROMIUM"
+echo "==> Java for the Spark test: $(command -v java)"

@@ -115,7 +115,7 @@ final as (
         cast(
             case
                 when definitions.period_end > {{ as_of_date() }}
-                    then definitions.period_end - {{ as_of_date() }}
+                    then {{ dbt.datediff(as_of_date(), 'definitions.period_end', 'day') }}
                 else 0
             end as integer
         ) as days_left,
