@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import math
 import os
 import shutil
 import subprocess
@@ -90,3 +91,23 @@ def parsed_manifest(database: str) -> Path:
                 raise AssertionError(str(exc)) from exc
             _parsed[database] = folder / "partial_parse.msgpack"
         return _parsed[database]
+
+
+def same_value(a, b, abs_tol: float = 1e-12) -> bool:
+    """One value of a mart on two engines: floats within 1e-9 relative (or ``abs_tol``
+    absolute: 1e-6 for ratios rounded to 6 decimals), everything else (decimals to the cent,
+    dates, text, null) equal."""
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is None and b is None
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=abs_tol)
+    return a == b
+
+
+def rows_differences(rows: list[tuple], others: list[tuple], abs_tol: float = 1e-12) -> list:
+    """The pairs of rows (both lists in the same order) that differ in a value (same_value)."""
+    return [
+        (row, other)
+        for row, other in zip(rows, others, strict=True)
+        if not all(same_value(x, y, abs_tol) for x, y in zip(row, other, strict=True))
+    ]

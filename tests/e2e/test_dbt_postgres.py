@@ -13,8 +13,6 @@ the server it is skipped, except under CI=true where that is a failure.
 from __future__ import annotations
 
 import importlib.util
-import math
-from decimal import Decimal
 
 import duckdb
 import pytest
@@ -26,7 +24,7 @@ from tests.conftest import (
     scratch_postgres_database,
     service_unavailable,
 )
-from tests.pipeline_helpers import run_dbt
+from tests.pipeline_helpers import rows_differences, run_dbt
 
 PG_TYPES = {
     "VARCHAR": "text",
@@ -114,16 +112,6 @@ def both_builds(scratch_db, demo_pipeline, tmp_path_factory):
     return warehouse, scratch_db
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None:
-            return a is None and b is None
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
-    if isinstance(a, Decimal) and isinstance(b, Decimal):
-        return a == b
-    return a == b
-
-
 @pytest.mark.parametrize(("mart", "order_by"), MARTS)
 def test_marts_match_duckdb(both_builds, mart, order_by):
     warehouse, dbname = both_builds
@@ -144,9 +132,5 @@ def test_marts_match_duckdb(both_builds, mart, order_by):
     finally:
         pg.close()
     assert len(duck_rows) == len(pg_rows) > 0
-    diffs = [
-        (d, p)
-        for d, p in zip(duck_rows, pg_rows, strict=True)
-        if not all(_same(x, y) for x, y in zip(d, p, strict=True))
-    ]
+    diffs = rows_differences(duck_rows, pg_rows)
     assert not diffs, f"{mart}: DuckDB and Postgres rows differ, first: {diffs[:3]}"
