@@ -55,12 +55,15 @@ packages=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || packages+=(nginx)
 command -v envsubst >/dev/null 2>&1 || packages+=(gettext-base)
 command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+# The dbt project on Apache Spark (tests/e2e/test_dbt_spark.py, docs/adapters.md): PySpark 4 runs
+# on a Java 17 or 21 runtime, Debian's default-jre-headless (OpenJDK 17 on Debian 12).
+command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
 if [ "${#packages[@]}" -gt 0 ]; then
     apt_install=(apt-get install -y --no-install-recommends "${packages[@]}")
     if ! command -v apt-get >/dev/null 2>&1; then
         echo "Missing ${packages[*]} and no apt-get here: install them (Chromium: point" >&2
         echo "PILOTAGE_CHROMIUM at its executable; the browser tests need it, the proxy test" >&2
-        echo "needs nginx, envsubst and openssl)." >&2
+        echo "needs nginx, envsubst and openssl, the Spark test a Java 17+ runtime)." >&2
         exit 1
     elif [ "$(id -u)" -eq 0 ]; then
         sudo=()
@@ -72,7 +75,7 @@ if [ "${#packages[@]}" -gt 0 ]; then
         echo "then re-run make install (or point PILOTAGE_CHROMIUM at a Chromium executable)." >&2
         exit 1
     fi
-    echo "==> installing Debian's ${packages[*]} for the browser and proxy tests: ${sudo[*]:+${sudo[*]} }${apt_install[*]}"
+    echo "==> installing Debian's ${packages[*]} for the browser, proxy and Spark tests: ${sudo[*]:+${sudo[*]} }${apt_install[*]}"
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "${apt_install[@]}" -qq
     if [ ! -x "$CHROMIUM" ]; then
@@ -83,3 +86,4 @@ if [ "${#packages[@]}" -gt 0 ]; then
 fi
 echo "==> browser for the browser tests: $CHROMIUM"
 echo "==> reverse proxy for the proxy test: $(command -v nginx || echo /usr/sbin/nginx)"
+echo "==> Java for the Spark test: $(command -v java)"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import decimal
+import math
 import os
 import shutil
 import subprocess
@@ -128,3 +130,47 @@ def mart_differences(first: Path, second: Path, schema: str = "marts") -> dict[s
             if only_first or only_second:
                 differences[table] = (only_first, only_second)
     return differences
+
+
+def engine_sort_key(row: tuple) -> tuple:
+    """Rows of two engines in one order: text, dates and integers as they are, numbers rounded
+    (so that two engines' last digits do not reorder rows), NULL first."""
+    key = []
+    for value in row:
+        if value is None:
+            key.append((0, ""))
+        elif isinstance(value, bool):
+            key.append((1, int(value)))
+        elif isinstance(value, int | float | decimal.Decimal):
+            key.append((1, round(float(value), 4)))
+        elif isinstance(value, dt.datetime):
+            key.append((2, value.astimezone(dt.UTC).isoformat()))
+        elif isinstance(value, dt.date):
+            key.append((2, value.isoformat()))
+        else:
+            key.append((3, str(value)))
+    return tuple(key)
+
+
+def same_value(
+    a, b, abs_tol: float = 1e-12, money_tol: decimal.Decimal = decimal.Decimal(0)
+) -> bool:
+    """One value of a mart on two engines: floats within 1e-9 relative (or ``abs_tol``
+    absolute: 1e-6 for ratios rounded to 6 decimals), decimals within ``money_tol`` (a cent
+    where an engine rounds money), everything else (dates, text, null) equal."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=abs_tol)
+    if isinstance(a, decimal.Decimal) or isinstance(b, decimal.Decimal):
+        return abs(decimal.Decimal(a) - decimal.Decimal(b)) <= money_tol
+    return a == b
+
+
+def rows_differences(rows: list[tuple], others: list[tuple], abs_tol: float = 1e-12) -> list:
+    """The pairs of rows (both lists in the same order) that differ in a value (same_value)."""
+    return [
+        (row, other)
+        for row, other in zip(rows, others, strict=True)
+        if not all(same_value(x, y, abs_tol) for x, y in zip(row, other, strict=True))
+    ]

@@ -4,6 +4,10 @@
     Covers up to 100 000 days (about 270 years).
 -#}
 {% macro date_spine(start_date, end_date) -%}
+    {{ return(adapter.dispatch('date_spine')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__date_spine(start_date, end_date) -%}
     with digits as (
         select 0 as d union all select 1 union all select 2 union all select 3
         union all select 4 union all select 5 union all select 6 union all select 7
@@ -34,4 +38,16 @@
     from numbers
     cross join bounds
     where numbers.n <= {{ dbt.datediff('bounds.start_date', 'bounds.end_date', 'day') }}
+{%- endmacro %}
+
+{#- Spark: the days generated directly (sequence), not filtered out of 100 000 candidates; no
+    row when the range is empty, as above. -#}
+{% macro spark__date_spine(start_date, end_date) -%}
+    select explode(sequence(bounds.start_date, bounds.end_date, interval 1 day)) as date_day
+    from (
+        select
+            cast({{ start_date }} as date) as start_date,
+            cast({{ end_date }} as date) as end_date
+    ) as bounds
+    where bounds.start_date <= bounds.end_date
 {%- endmacro %}

@@ -16,6 +16,11 @@
     round({{ expression }}, 6)
 {%- endmacro %}
 
+{#- Spark: round() of a double rounds half up (away from zero), as the rule says. -#}
+{% macro spark__round_ratio(expression) -%}
+    round(cast({{ expression }} as double), 6)
+{%- endmacro %}
+
 {#- round_ratio of the caller's body: {% call round_ratio_of() %} ... {% endcall %}. -#}
 {% macro round_ratio_of() -%}
     {{ round_ratio(caller()) }}

@@ -13,7 +13,6 @@ under CI=true where that is a failure.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import decimal
 import importlib.util
 import threading
@@ -28,7 +27,7 @@ from tests.conftest import (
     postgres_connect,
     scratch_postgres_database,
 )
-from tests.pipeline_helpers import run_dbt
+from tests.pipeline_helpers import engine_sort_key, run_dbt, same_value
 
 MONEY_TOLERANCE = decimal.Decimal("0.01")  # exact decimals (amounts, targets): a cent
 # Doubles (ratios rounded to 6 decimals by round_ratio): one unit of the 6th decimal, as a
@@ -159,38 +158,6 @@ def _pg_marts(connection) -> dict[str, tuple[list[str], list[tuple]]]:
     return marts
 
 
-def _sort_key(row: tuple) -> tuple:
-    """Rows of both engines in one order: text, dates and integers as they are, numbers rounded
-    (so that two engines' last digits do not reorder rows), NULL first."""
-    key = []
-    for value in row:
-        if value is None:
-            key.append((0, ""))
-        elif isinstance(value, bool):
-            key.append((1, int(value)))
-        elif isinstance(value, int | float | decimal.Decimal):
-            key.append((1, round(float(value), 4)))
-        elif isinstance(value, dt.datetime):
-            key.append((2, value.astimezone(dt.UTC).isoformat()))
-        elif isinstance(value, dt.date):
-            key.append((2, value.isoformat()))
-        else:
-            key.append((3, str(value)))
-    return tuple(key)
-
-
-def _same(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, float) or isinstance(b, float):
-        return abs(float(a) - float(b)) <= RATIO_TOLERANCE
-    if isinstance(a, decimal.Decimal) or isinstance(b, decimal.Decimal):
-        return abs(decimal.Decimal(a) - decimal.Decimal(b)) <= MONEY_TOLERANCE
-    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
-        return a == b
-    return a == b
-
-
 def test_every_served_mart_equals_duckdb(pg_warehouse):
     duck = _duckdb_marts(pg_warehouse.duckdb_serving)
     reader = pg_warehouse.reader()
@@ -210,9 +177,15 @@ def test_every_served_mart_equals_duckdb(pg_warehouse):
             differences.append(f"{table}: {len(pg_rows)} rows on PostgreSQL, {len(duck_rows)}")
             continue
         for d, p in zip(
-            sorted(duck_rows, key=_sort_key), sorted(pg_rows, key=_sort_key), strict=True
+            sorted(duck_rows, key=engine_sort_key),
+            sorted(pg_rows, key=engine_sort_key),
+            strict=True,
         ):
-            bad = [c for c, x, y in zip(duck_columns, d, p, strict=True) if not _same(x, y)]
+            bad = [
+                c
+                for c, x, y in zip(duck_columns, d, p, strict=True)
+                if not same_value(x, y, RATIO_TOLERANCE, MONEY_TOLERANCE)
+            ]
             if bad:
                 differences.append(f"{table}: columns {bad}: DuckDB {d} / PostgreSQL {p}")
                 break

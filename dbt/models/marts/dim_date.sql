@@ -106,7 +106,7 @@ calendar_days as (
     select
         cast(days.date_day as date) as date_day,
         holidays.holiday_name,
-        extract(isodow from days.date_day) in (6, 7) as is_weekend,
+        {{ iso_day_of_week('days.date_day') }} in (6, 7) as is_weekend,
         holidays.holiday_date is not null as is_holiday
     from days
     left join holidays
@@ -120,7 +120,7 @@ final as (
         cast({{ dbt.date_trunc('quarter', 'date_day') }} as date) as quarter_start,
         cast(extract(year from date_day) as integer) as year,
         cast(extract(month from date_day) as integer) as month,
-        cast(extract(isodow from date_day) as integer) as day_of_week,
+        {{ iso_day_of_week('date_day') }} as day_of_week,
         is_weekend,
         is_holiday,
         holiday_name,

@@ -83,7 +83,7 @@ derived as (
         close_date,
         case
             when close_date is null or {{ utc_date('created_at') }} > close_date then created_at
-            else cast(close_date as timestamp with time zone)
+            else cast(close_date as {{ type_timestamp_tz() }})
         end as stage_entered_at,
         true as is_closed_stage,
         'opportunity' as history_source

@@ -43,21 +43,36 @@ reasons as (
     group by kpi_name, reason
 ),
 
+kpi_reasons as (
+    select
+        kpi_name,
+        {{ dbt.listagg('reason', "'; '", 'order by reason_order') }} as reason
+    from reasons
+    group by kpi_name
+),
+
+kpis as (
+    select
+        kpi_name,
+        label_en,
+        label_fr,
+        {{ dbt.listagg('requirement_name', "', '", 'order by requirement_order') }} as requires,
+        min(case when is_met then 1 else 0 end) = 1 as is_available
+    from joined
+    group by kpi_name, label_en, label_fr
+),
+
 final as (
     select
-        joined.kpi_name,
-        joined.label_en,
-        joined.label_fr,
-        {{ dbt.listagg('joined.requirement_name', "', '", 'order by joined.requirement_order') }}
-            as requires,
-        min(case when joined.is_met then 1 else 0 end) = 1 as is_available,
-        (
-            select {{ dbt.listagg('reasons.reason', "'; '", 'order by reasons.reason_order') }}
-            from reasons
-            where reasons.kpi_name = joined.kpi_name
-        ) as reason
-    from joined
-    group by joined.kpi_name, joined.label_en, joined.label_fr
+        kpis.kpi_name,
+        kpis.label_en,
+        kpis.label_fr,
+        kpis.requires,
+        kpis.is_available,
+        kpi_reasons.reason
+    from kpis
+    left join kpi_reasons
+        on kpis.kpi_name = kpi_reasons.kpi_name
 )
 
 select * from final

@@ -45,8 +45,7 @@ replayed as (
 final as (
     select
         *,
-        -- date - date is a number of days on DuckDB and Postgres alike
-        baseline_end - baseline_start + 1 as baseline_days
+        {{ dbt.datediff('baseline_start', 'baseline_end', 'day') }} + 1 as baseline_days  -- noqa: LT05
     from replayed
 )
 

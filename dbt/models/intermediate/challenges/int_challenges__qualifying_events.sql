@@ -52,7 +52,7 @@ standing_quotes as (
         activities.activity_type = 'quote'
         and not (
             quotes.quote_status in ('Denied', 'Cancelled')
-            and {{ utc_date('quotes.last_modified_at') }} - quotes.created_date <= 1
+            and {{ dbt.datediff('quotes.created_date', utc_date('quotes.last_modified_at'), 'day') }} <= 1  -- noqa: LT05
         )
 ),
 

@@ -58,7 +58,7 @@ final as (
         round_start,
         round_end,
         calendar_round_start,
-        round_end - round_start + 1 as round_days
+        {{ dbt.datediff('round_start', 'round_end', 'day') }} + 1 as round_days  -- noqa: LT05
     from rounds
 )
 

@@ -100,12 +100,12 @@ final as (
         best_badges.badge,
         best_badges.badge_label,
         cast(ranked.challenge_points as {{ type_double() }}) as challenge_points,
-        cast(ranked.total_points / nullif(ranked.challenge_points, 0) as {{ type_double() }})
-            as contribution_share,
+        -- quotients of doubles: a decimal(38, 6) quotient keeps only 6 decimals on Spark
+        cast(ranked.total_points as {{ type_double() }})
+        / nullif(cast(ranked.challenge_points as {{ type_double() }}), 0) as contribution_share,
         cast(definitions.goal_points as {{ type_double() }}) as goal_points,
-        cast(
-            ranked.challenge_points / nullif(definitions.goal_points, 0) as {{ type_double() }}
-        ) as goal_progress,
+        cast(ranked.challenge_points as {{ type_double() }})
+        / nullif(cast(definitions.goal_points as {{ type_double() }}), 0) as goal_progress,
         case
             when {{ as_of_date() }} < definitions.period_start then 'upcoming'
             when {{ as_of_date() }} > definitions.period_end then 'finished'
@@ -115,7 +115,7 @@ final as (
         cast(
             case
                 when definitions.period_end > {{ as_of_date() }}
-                    then definitions.period_end - {{ as_of_date() }}
+                    then {{ dbt.datediff(as_of_date(), 'definitions.period_end', 'day') }}
                 else 0
             end as integer
         ) as days_left,

@@ -174,7 +174,7 @@ final as (
     select
         level,
         member_id,
-        cast(member_name as varchar) as member_name,
+        cast(member_name as {{ dbt.type_string() }}) as member_name,
         team_id,
         team_name,
         metric,

@@ -96,8 +96,8 @@ joined as (
 measured as (
     select
         *,
-        cast(as_of_date - stage_entered_date as integer) as days_in_stage,
-        cast(as_of_date - last_activity_date as integer) as days_since_last_activity
+        cast({{ dbt.datediff('stage_entered_date', 'as_of_date', 'day') }} as integer) as days_in_stage,  -- noqa: LT05
+        cast({{ dbt.datediff('last_activity_date', 'as_of_date', 'day') }} as integer) as days_since_last_activity  -- noqa: LT05
     from joined
 ),
 
