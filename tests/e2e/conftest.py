@@ -121,10 +121,35 @@ class Superset:
         )
         assert response.status_code == 200, f"login of {username} failed: {response.text}"
         session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        refresh_token = response.json()["refresh_token"]
         csrf = session.get(f"{self.url}/api/v1/security/csrf_token/", timeout=30)
         assert csrf.status_code == 200, csrf.text
         session.headers["X-CSRFToken"] = csrf.json()["result"]
         session.headers["Referer"] = self.url
+
+        def renew_expired_token(response, *_args, **kwargs):
+            """An access token lives 15 minutes (JWT_ACCESS_TOKEN_EXPIRES) and the session's
+            Superset serves the whole suite: renew it with the refresh token, as a client
+            of the API does, and send the request again."""
+            if (
+                response.status_code != 401
+                or "Token has expired" not in response.text
+                or "X-Pilotage-Renewed" in response.request.headers  # renewed once already
+            ):
+                return response
+            renewed = requests.post(
+                f"{self.url}/api/v1/security/refresh",
+                headers={"Authorization": f"Bearer {refresh_token}"},
+                timeout=30,
+            )
+            assert renewed.status_code == 200, f"token renewal failed: {renewed.text}"
+            session.headers["Authorization"] = f"Bearer {renewed.json()['access_token']}"
+            retry = response.request.copy()
+            retry.headers["Authorization"] = session.headers["Authorization"]
+            retry.headers["X-Pilotage-Renewed"] = "1"
+            return session.send(retry, **kwargs)
+
+        session.hooks["response"].append(renew_expired_token)
         return session
 
     def get(self, path: str, session: requests.Session | None = None, **kwargs) -> dict:
